@@ -1,0 +1,146 @@
+"""The DCGAN of Radford et al. (2016), laid out exactly as the PyTorch tutorial at 64x64.
+
+Both networks are `nn.Sequential` named `main`, so at image_size=64 the state-dict keys and shapes are the
+tutorial's (`main.0.weight` ... `main.12.weight`). Other sizes add or remove stride-2 blocks; channel widths
+stop growing at 8x ngf/ndf so that 128 and 256 stay trainable (at 64 the cap is exactly the tutorial's 8x).
+D returns logits: the tutorial's final Sigmoid is folded into BCE-with-logits, which is the same function
+computed without the log(0) hazard. Its absence changes no parameter, so the key layout is untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+MIN_IMAGE_SIZE = 16
+MAX_IMAGE_SIZE = 256
+MAX_WIDTH_MULT = 8
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """Everything needed to rebuild G and D; stored in every checkpoint."""
+
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    channels: int = 3
+    image_size: int = 64
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if not is_supported_image_size(self.image_size):
+            raise ValueError(
+                f"image_size must be a power of two from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, "
+                f"got {self.image_size}"
+            )
+
+    @property
+    def upsamplings(self) -> int:
+        """Stride-2 layers in G (and D): 4 at 64x64, as in the tutorial."""
+        return int(math.log2(self.image_size)) - 2
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DCGANConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(sorted(unknown))}")
+        missing = known - set(data)
+        if missing:
+            raise ValueError(f"missing model config keys: {', '.join(sorted(missing))}")
+        return cls(**data)
+
+
+def is_supported_image_size(size: int) -> bool:
+    return MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE and size & (size - 1) == 0
+
+
+def _widths(config: DCGANConfig) -> list[int]:
+    """Width multipliers of the hidden layers from the 4x4 end outwards: [8, 4, 2, 1] at 64x64."""
+    hidden = config.upsamplings
+    return [min(MAX_WIDTH_MULT, 2 ** (hidden - 1 - i)) for i in range(hidden)]
+
+
+class Generator(nn.Module):
+    """z (N, nz, 1, 1) -> image (N, channels, S, S) in [-1, 1]."""
+
+    def __init__(self, config: DCGANConfig) -> None:
+        super().__init__()
+        self.config = config
+        mults = _widths(config)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(config.nz, config.ngf * mults[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(config.ngf * mults[0]),
+            nn.ReLU(True),
+        ]
+        for m_in, m_out in zip(mults, mults[1:]):
+            layers += [
+                nn.ConvTranspose2d(config.ngf * m_in, config.ngf * m_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(config.ngf * m_out),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ConvTranspose2d(config.ngf * mults[-1], config.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+class Discriminator(nn.Module):
+    """image (N, channels, S, S) -> one logit per image, shape (N,)."""
+
+    def __init__(self, config: DCGANConfig) -> None:
+        super().__init__()
+        self.config = config
+        mults = list(reversed(_widths(config)))  # [1, 2, 4, 8] at 64x64
+        layers: list[nn.Module] = [
+            nn.Conv2d(config.channels, config.ndf * mults[0], 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        for m_in, m_out in zip(mults, mults[1:]):
+            layers += [
+                nn.Conv2d(config.ndf * m_in, config.ndf * m_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(config.ndf * m_out),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        layers.append(nn.Conv2d(config.ndf * mults[-1], 1, 4, 1, 0, bias=False))
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.main(image).view(-1)
+
+
+def init_weights(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """The paper's init: conv weights N(0, 0.02), BatchNorm gamma N(1, 0.02) and beta 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
+            nn.init.zeros_(m.bias)
+
+
+def build_models(config: DCGANConfig, seed: int | None = None) -> tuple[Generator, Discriminator]:
+    """Fresh G and D; with a seed, the same weights on every machine and run."""
+    netg, netd = Generator(config), Discriminator(config)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    init_weights(netg, gen)
+    init_weights(netd, gen)
+    return netg, netd
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
