@@ -1,0 +1,390 @@
+"""The checkpoint file format: the only module that reads or writes it.
+
+One `.safetensors` file holds everything: G and D weights (`G.*`, `D.*`), both Adam states
+(`optG.state.<i>.<name>`, param groups as JSON metadata), RNG states (`rng.*`) and the fixed preview noise.
+Structured facts live in `__metadata__` as JSON strings, because safetensors allows only str -> str there.
+
+Loading never uses pickle. The header is parsed and checked here with the standard library before
+safetensors sees the file, because safetensors accepts duplicate keys, headers with leading junk and
+NaN tensors (probed on 0.8.0) and its errors do not say what the user should do. Reading the header needs
+no torch, so `dcgan inspect` stays fast; torch is imported only by the functions that move tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dcgan_cli import __version__, faults
+from dcgan_cli.errors import CheckpointError, DivergedError, OutputError, UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+FORMAT = "dcgan-cli/checkpoint"
+FORMAT_VERSION = 1
+LAST = "last.safetensors"
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # ours are ~20 KB; safetensors itself allows 100 MB
+REQUIRED_METADATA = ("format", "format_version", "dcgan_version", "config", "progress", "created")
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4,
+               "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+RESUME_TENSORS = ("D.", "rng.")
+RESUME_METADATA = ("optG.param_groups", "optD.param_groups")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass
+class Header:
+    """What `read_header` validated: enough to describe a checkpoint without loading a tensor."""
+
+    path: Path
+    file_size: int
+    header_bytes: int
+    metadata: dict[str, str]
+    tensors: dict[str, TensorInfo]
+    config: dict[str, Any]
+    progress: dict[str, Any]
+
+    def json_field(self, key: str) -> Any:
+        return _json_metadata(self.metadata, key, required=False)
+
+    @property
+    def can_resume(self) -> bool:
+        # Adam has no per-parameter state before its first step, so optimizers are judged by their groups.
+        has_tensors = all(any(n.startswith(p) for n in self.tensors) for p in RESUME_TENSORS)
+        return has_tensors and all(k in self.metadata for k in RESUME_METADATA)
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint's content as tensors and plain data, ready to hand to modules and optimizers."""
+
+    config: dict[str, int]
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor] | None = None
+    opt_g: dict[str, Any] | None = None
+    opt_d: dict[str, Any] | None = None
+    rng: dict[str, torch.Tensor] = field(default_factory=dict)
+    fixed_noise: torch.Tensor | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(path: Path) -> Path:
+    """A checkpoint file, or a run folder meaning its latest checkpoint."""
+    if path.is_dir():
+        candidate = path / LAST
+        if not candidate.is_file():
+            raise UsageError(f"no checkpoint in folder {path} (expected {LAST})")
+        return candidate
+    if not path.exists():
+        raise UsageError(f"no such checkpoint: {path}")
+    return path
+
+
+def read_header(path: Path) -> Header:
+    """Validate the file's framing, header JSON and metadata; raise CheckpointError with one clear line."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if size < 8 or len(head) < 8:
+                raise CheckpointError(f"{path}: not a dcgan checkpoint (file too small: {size} bytes)")
+            if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+                raise CheckpointError(
+                    f"{path}: looks like a PyTorch pickle/zip checkpoint; refusing to load it (pickle can run code)"
+                )
+            (n,) = struct.unpack("<Q", head)
+            if n > min(MAX_HEADER_BYTES, size - 8):
+                raise CheckpointError(
+                    f"{path}: not a valid safetensors file (header length {n} is larger than the file or the "
+                    f"{MAX_HEADER_BYTES}-byte limit); truncated or corrupt"
+                )
+            raw = f.read(n)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
+    tensors, metadata = _parse_header(path, raw, size - 8 - n)
+    for key in REQUIRED_METADATA:
+        if key not in metadata:
+            raise CheckpointError(f"{path}: not a dcgan checkpoint (metadata key {key!r} missing)")
+    if metadata["format"] != FORMAT:
+        raise CheckpointError(f"{path}: not a dcgan checkpoint (format {metadata['format']!r})")
+    try:
+        version = int(metadata["format_version"])
+    except ValueError:
+        raise CheckpointError(f"{path}: bad format_version {metadata['format_version']!r}") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by a newer dcgan (format {version}, this is {__version__} reading format "
+            f"{FORMAT_VERSION}); upgrade dcgan-cli"
+        )
+    if version < 1:
+        raise CheckpointError(f"{path}: bad format_version {version}")
+    config = _json_metadata(metadata, "config", path=path)
+    progress = _json_metadata(metadata, "progress", path=path)
+    if not isinstance(config, dict) or not isinstance(progress, dict):
+        raise CheckpointError(f"{path}: metadata 'config' and 'progress' must be JSON objects")
+    return Header(path, size, n, metadata, tensors, config, progress)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _parse_header(path: Path, raw: bytes, buffer_size: int) -> tuple[dict[str, TensorInfo], dict[str, str]]:
+    if not raw.startswith(b"{"):
+        raise CheckpointError(f"{path}: not a valid safetensors file (header does not start with '{{')")
+    try:
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt checkpoint header ({e})") from None
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"{path}: corrupt checkpoint header (not a JSON object)")
+    metadata = doc.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError(f"{path}: corrupt checkpoint header (metadata values must all be strings)")
+    tensors: dict[str, TensorInfo] = {}
+    for name, entry in doc.items():
+        tensors[name] = _tensor_info(path, name, entry)
+    expected = 0
+    for name, info in sorted(tensors.items(), key=lambda kv: kv[1].start):
+        if info.start != expected:
+            raise CheckpointError(f"{path}: corrupt checkpoint (tensor {name!r} has bad data offsets)")
+        expected = info.end
+    if expected != buffer_size:
+        raise CheckpointError(
+            f"{path}: checkpoint is truncated or corrupt (data is {buffer_size} bytes, header describes {expected})"
+        )
+    return tensors, metadata
+
+
+def _tensor_info(path: Path, name: str, entry: Any) -> TensorInfo:
+    bad = CheckpointError(f"{path}: corrupt checkpoint header (bad entry for tensor {name!r})")
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        raise bad
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in DTYPE_BYTES or not isinstance(shape, list) or not isinstance(offsets, list):
+        raise bad
+    if not all(type(s) is int and s >= 0 for s in shape) or len(offsets) != 2:
+        raise bad
+    if not all(type(o) is int and o >= 0 for o in offsets):
+        raise bad
+    info = TensorInfo(dtype, tuple(shape), offsets[0], offsets[1])
+    if info.end - info.start != info.numel * DTYPE_BYTES[dtype]:
+        raise bad
+    return info
+
+
+def _json_metadata(metadata: dict[str, str], key: str, *, path: Path | None = None, required: bool = True) -> Any:
+    if key not in metadata:
+        if required:
+            raise CheckpointError(f"{path}: metadata key {key!r} missing")
+        return None
+    try:
+        return json.loads(metadata[key])
+    except ValueError:
+        raise CheckpointError(f"{path}: metadata {key!r} is not valid JSON") from None
+
+
+# --- writing -------------------------------------------------------------------------------------------
+
+
+def _flatten_optimizer(prefix: str, state: dict[str, Any], tensors: dict[str, Any], meta: dict[str, str]) -> None:
+    import torch
+
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, per_param in state["state"].items():
+        for name, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.state.{idx}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(idx), {})[name] = value
+    meta[f"{prefix}.param_groups"] = json.dumps(state["param_groups"])
+    if scalars:
+        meta[f"{prefix}.scalars"] = json.dumps(scalars)
+
+
+def encode(ckpt: Checkpoint) -> bytes:
+    """Serialise to safetensors bytes, refusing non-finite weights (a NaN checkpoint is never written)."""
+    import torch
+    from safetensors.torch import save
+
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, sd in (("G", ckpt.generator), ("D", ckpt.discriminator or {})):
+        for k, v in sd.items():
+            tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "dcgan_version": __version__,
+        "torch_version": torch.__version__,
+        "config": json.dumps(ckpt.config, sort_keys=True),
+        "progress": json.dumps(ckpt.progress, sort_keys=True),
+        "options": json.dumps(ckpt.options, sort_keys=True),
+        "dataset": json.dumps(ckpt.dataset, sort_keys=True),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if ckpt.opt_g is not None:
+        _flatten_optimizer("optG", ckpt.opt_g, tensors, meta)
+    if ckpt.opt_d is not None:
+        _flatten_optimizer("optD", ckpt.opt_d, tensors, meta)
+    for name, state in ckpt.rng.items():
+        tensors[f"rng.{name}"] = state.detach().cpu().contiguous()
+    if ckpt.fixed_noise is not None:
+        tensors["fixed_noise"] = ckpt.fixed_noise.detach().cpu().contiguous()
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise DivergedError(f"refusing to write a checkpoint with non-finite values in {name}")
+    return save(tensors, metadata=meta)
+
+
+def save(path: Path, ckpt: Checkpoint) -> int:
+    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder.
+
+    A crash at any instant leaves either the old file or the new one at `path`, never a mix.
+    """
+    data = encode(ckpt)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            if faults.active("save:mid_write"):
+                f.write(data[: len(data) // 2])
+                f.flush()
+                faults.crash_if("save:mid_write")
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        faults.crash_if("save:before_replace")
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"could not write checkpoint {path}: {e.strerror or e}") from None
+    return len(data)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_stale_temps(folder: Path) -> list[Path]:
+    """Remove temp files that a killed save left behind (they are never valid checkpoints)."""
+    removed = []
+    for p in folder.glob(".*.safetensors.*.tmp"):
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
+    """Validate everything that can be validated without tensors, then read tensors with safetensors."""
+    import torch
+    from safetensors import safe_open
+
+    from dcgan_cli.model import DCGANConfig, Discriminator, Generator
+
+    header = read_header(path)
+    try:
+        config = DCGANConfig.from_dict(header.config)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: bad model config in metadata ({e})") from None
+    if for_resume and not header.can_resume:
+        raise CheckpointError(f"{path}: holds no training state (D, optimizers, RNG); it cannot resume training")
+    expected = {f"G.{k}": tuple(v.shape) for k, v in Generator(config).state_dict().items()}
+    if any(n.startswith("D.") for n in header.tensors):
+        expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})
+    _check_shapes(path, header, expected)
+    wanted = [n for n in header.tensors if for_resume or n.startswith("G.")]
+    tensors: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            for name in wanted:
+                tensors[name] = f.get_tensor(name)
+    except Exception as e:  # safetensors raises its own error types; the header was valid a moment ago
+        raise CheckpointError(f"{path}: cannot read tensors ({e})") from None
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: contains non-finite values in {name}")
+
+    def group(prefix: str) -> dict[str, torch.Tensor]:
+        return {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
+
+    ckpt = Checkpoint(
+        config=config.to_dict(),
+        generator=group("G."),
+        progress=header.progress,
+        options=header.json_field("options") or {},
+        dataset=header.json_field("dataset") or {},
+    )
+    if for_resume:
+        ckpt.discriminator = group("D.")
+        ckpt.opt_g = _unflatten_optimizer(path, header, "optG", group("optG.state."))
+        ckpt.opt_d = _unflatten_optimizer(path, header, "optD", group("optD.state."))
+        ckpt.rng = group("rng.")
+        ckpt.fixed_noise = tensors.get("fixed_noise")
+    return ckpt
+
+
+def _check_shapes(path: Path, header: Header, expected: dict[str, tuple[int, ...]]) -> None:
+    problems = []
+    for name, shape in expected.items():
+        info = header.tensors.get(name)
+        if info is None:
+            problems.append(f"{name} missing")
+        elif info.shape != shape:
+            problems.append(f"{name}: file {list(info.shape)} vs expected {list(shape)}")
+    known = ("G.", "D.", "optG.state.", "optD.state.", "rng.", "fixed_noise")
+    problems += [f"unexpected tensor {n}" for n in header.tensors if n not in expected and not n.startswith(known)]
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise CheckpointError(f"{path}: does not match its model config: {'; '.join(problems[:3])}{more}")
+
+
+def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str, Any]) -> dict[str, Any]:
+    groups = _json_metadata(header.metadata, f"{prefix}.param_groups", path=path)
+    scalars = _json_metadata(header.metadata, f"{prefix}.scalars", path=path, required=False) or {}
+    state: dict[int, dict[str, Any]] = {}
+    try:
+        for key, tensor in flat.items():
+            idx, name = key.split(".", 1)
+            state.setdefault(int(idx), {})[name] = tensor
+        for idx, values in scalars.items():
+            state.setdefault(int(idx), {}).update(values)
+        for g in groups:
+            if "betas" in g:
+                g["betas"] = tuple(g["betas"])
+    except (ValueError, TypeError, KeyError):
+        raise CheckpointError(f"{path}: corrupt optimizer state ({prefix})") from None
+    return {"state": state, "param_groups": groups}

@@ -1,0 +1,207 @@
+"""The `dcgan` command: parses options, builds consoles, maps errors to exit codes. The work lives elsewhere.
+
+Nothing here imports torch at module level: `dcgan --help` and `dcgan inspect` must answer in well under a
+second, and `import torch` alone costs 3-4 s on a small machine. Commands import their library lazily.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from dcgan_cli import __version__
+from dcgan_cli.errors import DcganError, UsageError
+
+app = typer.Typer(
+    name="dcgan",
+    help="Train a DCGAN on a folder of images, then sample, interpolate and inspect what it learned.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages; errors still go to stderr.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dcgan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Train a DCGAN on a folder of images, then sample, interpolate and inspect what it learned."""
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """One line on stderr, never a traceback; the caller raises the returned Exit."""
+    from dcgan_cli.console import err_console, safe_text
+
+    err_console().print(f"[bold red]error:[/] {safe_text(message)}")
+    return typer.Exit(code)
+
+
+def user_errors(fn: F) -> F:
+    """Map library errors to their exit codes; anything unexpected is a bug, reported in one line (exit 1)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DcganError as e:
+            raise fail(str(e), e.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("DCGAN_DEBUG"):
+                raise
+            raise fail(f"internal error: {type(e).__name__}: {e} (set DCGAN_DEBUG=1 for a traceback)", 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("DCGAN_CACHE_DIR"):
+        return Path(os.environ["DCGAN_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dcgan"
+
+
+def _parse_channels(value: str) -> int | None:
+    if value == "auto":
+        return None
+    if value in ("1", "3"):
+        return int(value)
+    raise UsageError(f"--channels must be auto, 1 or 3, got {value!r}")
+
+
+@app.command()
+@user_errors
+def train(
+    data: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder.  [default: runs/<folder name>]",
+                                                show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs in the whole run, resumed steps included.  "
+                                                  "[default: 5, or unlimited with --max-steps]",
+                                                  show_default=False)] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many steps in the whole run.",
+                                                     show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per step.  [default: 128]",
+                                                      show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Power of two, 16 to 256.  [default: 64]",
+                                                      show_default=False)] = None,
+    channels: Annotated[str, typer.Option(help="auto (1 if every image is grayscale, else 3), 1 or 3.")] = "auto",
+    nz: Annotated[Optional[int], typer.Option(min=1, help="Latent size.  [default: 100]", show_default=False)] = None,
+    ngf: Annotated[Optional[int], typer.Option(min=1, help="G width.  [default: 64]", show_default=False)] = None,
+    ndf: Annotated[Optional[int], typer.Option(min=1, help="D width.  [default: 64]", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Adam learning rate.  [default: 0.0002]",
+                                                show_default=False)] = None,
+    beta1: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Adam beta1.  [default: 0.5]",
+                                                   show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for weights, batch order and noise.  "
+                                                "[default: 999, the tutorial's]", show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.safetensors.")] = False,
+    workers: Annotated[int, typer.Option(min=0, help="Parallel image decoders for the one-time decode.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    sample_every: Annotated[int, typer.Option(min=1, help="Steps between fixed-noise grids.")] = 500,
+    save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 500,
+    log_every: Annotated[int, typer.Option(min=1, help="Steps between logged statistics (a host sync each).")] = 1,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory layout (faster on CPU).")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile G and D.")] = False,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Where decoded datasets are cached.  "
+                                                      "[default: $DCGAN_CACHE_DIR or ~/.cache/dcgan]",
+                                                      show_default=False)] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Decode in memory only; write no cache.")] = False,
+    max_image_pixels: Annotated[int, typer.Option(min=1, help="Skip images larger than this (decompression bombs).")]
+    = 64_000_000,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Two steps end to end in a temp folder; keep nothing.")]
+    = False,
+    json_: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train on a folder of images (crash-safe and resumable)."""
+    if not data.is_dir():
+        raise UsageError(f"no such folder: {data}" if not data.exists() else f"not a folder: {data}")
+    if image_size is not None and not (16 <= image_size <= 256 and image_size & (image_size - 1) == 0):
+        raise UsageError(f"--image-size must be a power of two from 16 to 256, got {image_size}")
+    if lr is not None and lr <= 0:
+        raise UsageError("--lr must be greater than 0")
+    run_dir = out if out is not None else Path("runs") / (data.resolve().name or "run")
+    from dcgan_cli.console import Renderer, err_console, safe_text
+    from dcgan_cli.train import TrainOptions
+    from dcgan_cli.train import train as run_training
+
+    opts = TrainOptions(
+        data=data, out=run_dir, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1,
+        seed=seed, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size, channels=_parse_channels(channels),
+        workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
+        channels_last=channels_last, compile=compile_, resume=resume, dry_run=dry_run,
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()), max_pixels=max_image_pixels,
+    )
+    console = err_console(quiet)
+    with Renderer(console, json_lines=json_, quiet=quiet) as render:
+        end = run_training(opts, render)
+    if json_:
+        from dcgan_cli.console import emit_json
+
+        emit_json(end)
+    if end.get("dry_run"):
+        console.print(f"dry run OK: {end['step']} steps end to end ({end['img_per_s']:.1f} img/s); nothing kept")
+        return
+    console.print(
+        f"done: step {end['step']} in {end['seconds']:.1f} s ({end['img_per_s']:.1f} img/s)\n"
+        f"  checkpoint  {safe_text(end['checkpoint'])}\n"
+        f"  samples     {safe_text(str(Path(end['run_dir']) / 'samples'))}\n"
+        f"  loss plot   {safe_text(str(end['loss_plot']))}\n"
+        f"  progress    {safe_text(str(end['progress_gif']))}"
+    )
+
+
+def _not_yet(name: str) -> None:
+    raise UsageError(f"`dcgan {name}` is not implemented yet")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def sample() -> None:
+    """Generate images from a checkpoint (not yet)."""
+    _not_yet("sample")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def interpolate() -> None:
+    """Walk the latent space between seeds (not yet)."""
+    _not_yet("interpolate")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def inspect() -> None:
+    """Describe a checkpoint without loading it (not yet)."""
+    _not_yet("inspect")
+
+
+def main() -> None:
+    app(prog_name="dcgan")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

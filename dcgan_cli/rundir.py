@@ -1,0 +1,101 @@
+"""The run folder and the artefacts a training run leaves in it.
+
+    RUN_DIR/last.safetensors     everything needed to continue (see checkpoint.py)
+    RUN_DIR/metrics.jsonl        one JSON object per logged step
+    RUN_DIR/samples/step_*.png   fixed-noise grids, every --sample-every steps and at the end
+    RUN_DIR/real_samples.png     a grid of training images, as the tutorial shows
+    RUN_DIR/loss.png             G and D loss against iterations (the tutorial's plot)
+    RUN_DIR/progress.gif         the fixed-noise grids as an animation (the tutorial's, as a file)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from dcgan_cli import checkpoint
+from dcgan_cli.errors import OutputError
+from dcgan_cli.images import gif_bytes, grid, to_pil, to_uint8, save_png, write_atomic
+from dcgan_cli.plot import loss_curve
+
+GIF_FRAME_MS = 200
+MAX_GIF_FRAMES = 200
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.checkpoint = path / checkpoint.LAST
+        self.metrics = path / "metrics.jsonl"
+        self.samples = path / "samples"
+        self.loss_png = path / "loss.png"
+        self.progress_gif = path / "progress.gif"
+        self.real_png = path / "real_samples.png"
+
+    def create(self) -> list[Path]:
+        """Make the folders and clear temp files a killed save left; returns what was removed."""
+        try:
+            self.samples.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create run folder {self.path}: {e.strerror or e}") from None
+        return checkpoint.clean_stale_temps(self.path)
+
+    def truncate_metrics(self, step: int) -> None:
+        """Forget metrics logged after `step`: a resumed run logs those steps again."""
+        if not self.metrics.exists():
+            return
+        keep = [line for line in self._metric_lines() if line.get("step", 0) <= step]
+        write_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in keep).encode())
+
+    def _metric_lines(self) -> list[dict[str, Any]]:
+        rows = []
+        with open(self.metrics, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:  # a line cut short by a crash: skip it, the rest is good
+                    continue
+        return rows
+
+    def open_metrics(self):  # noqa: ANN201 - a text file object
+        try:
+            return open(self.metrics, "a", encoding="utf-8")
+        except OSError as e:
+            raise OutputError(f"cannot write {self.metrics}: {e.strerror or e}") from None
+
+    def sample_path(self, step: int) -> Path:
+        return self.samples / f"step_{step:08d}.png"
+
+    def save_grid(self, images: torch.Tensor, path: Path) -> Path:
+        save_png(to_pil(grid(to_uint8(images))), path)
+        return path
+
+    def save_real(self, images_u8: torch.Tensor) -> Path:
+        save_png(to_pil(grid(images_u8[:64])), self.real_png)
+        return self.real_png
+
+    def write_loss_plot(self) -> Path | None:
+        if not self.metrics.exists():
+            return None
+        rows = [r for r in self._metric_lines() if "loss_g" in r]
+        image = loss_curve([r["step"] for r in rows], [r["loss_g"] for r in rows], [r["loss_d"] for r in rows])
+        save_png(image, self.loss_png)
+        return self.loss_png
+
+    def write_progress_gif(self) -> Path | None:
+        frames = sorted(self.samples.glob("step_*.png"))
+        if not frames:
+            return None
+        if len(frames) > MAX_GIF_FRAMES:  # evenly thinned, always keeping the last grid
+            stride = len(frames) / MAX_GIF_FRAMES
+            frames = [frames[int(i * stride)] for i in range(MAX_GIF_FRAMES - 1)] + [frames[-1]]
+        images = []
+        for p in frames:
+            with Image.open(p) as im:
+                images.append(im.convert("RGB"))
+        write_atomic(self.progress_gif, gif_bytes(images, GIF_FRAME_MS))
+        return self.progress_gif

@@ -1,0 +1,374 @@
+"""`dcgan train`: the tutorial's training loop, resumable bit-for-bit and safe to interrupt.
+
+The library never prints. It reports through `on_event(dict)`; the CLI renders those events as a rich
+display, plain lines or JSON Lines. Determinism comes from one generator per purpose: weights from the seed,
+the batch order of each epoch from (seed, epoch), the noise from a generator whose state is checkpointed,
+so 3 steps + resume + 3 steps gives exactly the weights of 6 steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shlex
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dcgan_cli import checkpoint, faults
+from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_input
+from dcgan_cli.device import select_device
+from dcgan_cli.errors import DivergedError, Interrupted, UsageError
+from dcgan_cli.model import DCGANConfig, build_models
+from dcgan_cli.rundir import RunDir
+from dcgan_cli.step import STATS, GanModules, train_step
+
+Event = dict[str, Any]
+OnEvent = Callable[[Event], None]
+
+# The tutorial's values; a resumed run must keep them, so they live in the checkpoint.
+RECIPE_DEFAULTS = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999}
+MODEL_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64}
+DEFAULT_EPOCHS = 5
+FIXED_NOISE_SIZE = 64
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    data: Path
+    out: Path
+    epochs: int | None = None  # None: 5, or unlimited when max_steps is given
+    max_steps: int | None = None
+    batch_size: int | None = None  # None for the recipe/model values: the default, or the checkpoint's
+    lr: float | None = None
+    beta1: float | None = None
+    seed: int | None = None
+    nz: int | None = None
+    ngf: int | None = None
+    ndf: int | None = None
+    image_size: int | None = None
+    channels: int | None = None  # None: auto (1 if every image is grayscale)
+    workers: int = 2
+    device: str = "auto"
+    sample_every: int = 500
+    save_every: int = 500
+    log_every: int = 1
+    channels_last: bool = False
+    compile: bool = False
+    resume: bool = False
+    dry_run: bool = False
+    cache_dir: Path | None = None
+    max_pixels: int = 64_000_000
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """Independent streams from one user seed (seed+1 for one purpose would collide with seed for another)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "little") >> 1
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM only set a flag: the loop finishes its step, saves, then stops.
+
+    A second signal during the save lands here too, so it cannot tear the save in half.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: object) -> None:
+            self.signum = signum
+
+        for s in previous:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
+def train(opts: TrainOptions, on_event: OnEvent) -> Event:
+    """Run training; returns the final event. Raises DcganError subclasses for everything a user can cause."""
+    if opts.dry_run:
+        if opts.resume:
+            raise UsageError("--dry-run cannot be combined with --resume")
+        with tempfile.TemporaryDirectory(prefix="dcgan-dry-run-") as tmp:
+            dry = dataclasses.replace(
+                opts, out=Path(tmp) / "run", max_steps=2, epochs=None, sample_every=1, save_every=2, cache_dir=None
+            )
+            return _Trainer(dry, on_event).run() | {"dry_run": True}
+    return _Trainer(opts, on_event).run()
+
+
+def _resolve(opts: TrainOptions, resumed: checkpoint.Checkpoint | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Model config and recipe: the checkpoint's when resuming (a conflicting flag is an error), else defaults."""
+    model_req = {k: getattr(opts, k) for k in (*MODEL_DEFAULTS, "channels")}
+    recipe_req = {k: getattr(opts, k) for k in RECIPE_DEFAULTS}
+    if resumed is None:
+        model = {k: v if v is not None else MODEL_DEFAULTS.get(k) for k, v in model_req.items()}
+        recipe = {k: v if v is not None else RECIPE_DEFAULTS[k] for k, v in recipe_req.items()}
+        return model, recipe
+    stored_recipe = {k: resumed.options.get(k, RECIPE_DEFAULTS[k]) for k in RECIPE_DEFAULTS}
+    conflicts = [
+        f"--{k.replace('_', '-')} {v} (checkpoint: {have[k]})"
+        for req, have in ((model_req, resumed.config), (recipe_req, stored_recipe))
+        for k, v in req.items()
+        if v is not None and v != have[k]
+    ]
+    if conflicts:
+        raise UsageError("cannot change these when resuming: " + ", ".join(conflicts))
+    return dict(resumed.config), stored_recipe
+
+
+class _Trainer:
+    def __init__(self, opts: TrainOptions, on_event: OnEvent) -> None:
+        self.opts = opts
+        self.emit = on_event
+        self.run_dir = RunDir(opts.out)
+        self.stop = _StopFlag()
+        self.last_saved: tuple[int, Path] | None = None
+
+    # --- set-up ----------------------------------------------------------------------------------------
+
+    def _load_data(self, model: dict[str, Any]) -> ImageSet:
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done == total or now - last[0] > 0.25:
+                last[0] = now
+                self.emit({"event": "decode", "done": done, "total": total})
+
+        return load_images(
+            self.opts.data, model["image_size"], model["channels"], workers=self.opts.workers,
+            cache_dir=self.opts.cache_dir, max_pixels=self.opts.max_pixels, on_progress=progress,
+        )
+
+    def run(self) -> Event:
+        opts, rd = self.opts, self.run_dir
+        resumed = None
+        if opts.resume:
+            if not rd.checkpoint.exists():
+                raise UsageError(f"nothing to resume: {rd.checkpoint} does not exist")
+            resumed = checkpoint.load(rd.checkpoint, for_resume=True)
+            self.last_saved = (int(resumed.progress["step"]), rd.checkpoint)
+        elif rd.checkpoint.exists():
+            raise UsageError(f"{rd.path} already holds a run; pass --resume to continue it, or pick another --out")
+        model, recipe = _resolve(opts, resumed)
+        device = select_device(opts.device)
+        for stale in rd.create():
+            self.emit({"event": "warning", "message": f"removed stale temp file {stale.name} from a killed save"})
+        data = self._load_data(model)
+        self.emit({"event": "data", **data.report.to_dict()})
+        model["channels"] = data.report.channels
+        try:
+            config = DCGANConfig(**model)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        if resumed and resumed.dataset.get("fingerprint") not in (None, data.report.fingerprint):
+            self.emit({"event": "warning", "message": "the image folder changed since the checkpoint; "
+                       "batch order will differ from an uninterrupted run"})
+        n = data.images.shape[0]
+        if n < recipe["batch_size"]:
+            self.emit({"event": "warning", "message": f"only {n} usable images, fewer than --batch-size "
+                       f"{recipe['batch_size']}: using batch size {n}"})
+            recipe["batch_size"] = n
+        return self._loop(config, recipe, data, device, resumed)
+
+    def _build(self, config: DCGANConfig, recipe: dict[str, Any], device: torch.device,
+               resumed: checkpoint.Checkpoint | None) -> tuple[GanModules, GanModules, torch.Generator, torch.Tensor]:
+        netg, netd = build_models(config, seed=derive_seed(recipe["seed"], "weights"))
+        noise_gen = torch.Generator().manual_seed(derive_seed(recipe["seed"], "noise"))
+        fixed = torch.randn(FIXED_NOISE_SIZE, config.nz, 1, 1,
+                            generator=torch.Generator().manual_seed(derive_seed(recipe["seed"], "fixed")))
+        if resumed is not None:
+            netg.load_state_dict(resumed.generator)
+            netd.load_state_dict(resumed.discriminator or {})
+            if not faults.active("skip_rng_restore"):  # the negative control of the resume test
+                noise_gen.set_state(resumed.rng["noise"])
+            if resumed.fixed_noise is not None:
+                fixed = resumed.fixed_noise
+        fmt = torch.channels_last if self.opts.channels_last else torch.contiguous_format
+        netg.to(device, memory_format=fmt)
+        netd.to(device, memory_format=fmt)
+        betas = (recipe["beta1"], 0.999)
+        raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe["lr"], betas=betas),
+                         torch.optim.Adam(netd.parameters(), recipe["lr"], betas=betas))
+        if resumed is not None:
+            raw.opt_g.load_state_dict(resumed.opt_g or {})
+            raw.opt_d.load_state_dict(resumed.opt_d or {})
+        fast = raw
+        if self.opts.compile:
+            fast = dataclasses.replace(raw, netg=torch.compile(netg), netd=torch.compile(netd))
+        return raw, fast, noise_gen, fixed.to(device)
+
+    # --- the loop --------------------------------------------------------------------------------------
+
+    def _loop(self, config: DCGANConfig, recipe: dict[str, Any], data: ImageSet, device: torch.device,
+              resumed: checkpoint.Checkpoint | None) -> Event:
+        opts, rd = self.opts, self.run_dir
+        raw, fast, noise_gen, fixed = self._build(config, recipe, device, resumed)
+        n, batch = data.images.shape[0], recipe["batch_size"]
+        per_epoch = n // batch
+        epochs = opts.epochs if opts.epochs is not None else (None if opts.max_steps else DEFAULT_EPOCHS)
+        total = min(x for x in (opts.max_steps, epochs * per_epoch if epochs else None) if x is not None)
+        progress = dict(resumed.progress) if resumed else {"step": 0, "epoch": 0, "position": 0}
+        step, epoch, position = progress["step"], progress["epoch"], progress["position"]
+        if position >= per_epoch:
+            epoch, position = epoch + 1, 0
+        options = {**recipe, "epochs": epochs, "max_steps": opts.max_steps, "channels_last": opts.channels_last,
+                   "compile": opts.compile, "sample_every": opts.sample_every, "save_every": opts.save_every}
+        state = _LoopState(self, raw, config, options, noise_gen, fixed, data)
+        if resumed:
+            rd.truncate_metrics(step)
+        else:
+            rd.save_real(data.images)
+        nan_step = faults.value("nan_at_step")
+        sigint_step = faults.value("sigint_at_step")
+        epoch_sum = torch.zeros(len(STATS), device=device)
+        bad = torch.zeros((), dtype=torch.bool, device=device)
+        epoch_steps, t_log, step_log = 0, time.perf_counter(), step
+        t_start, step_start = t_log, step
+        with self.stop.installed(), rd.open_metrics() as metrics:
+            # emitted once the signal handlers are in place: a parent that signals after it is safe
+            self.emit({"event": "start", "run_dir": str(rd.path), "device": str(device),
+                       "config": config.to_dict(), "options": options, "images": n, "steps_per_epoch": per_epoch,
+                       "total_steps": total, "start_step": step, "epochs": epochs, "resumed": resumed is not None})
+            while step < total and self.stop.signum is None:
+                perm = epoch_permutation(n, recipe["seed"], epoch)
+                t_epoch = time.perf_counter()
+                while position < per_epoch and step < total and self.stop.signum is None:
+                    idx = perm[position * batch : (position + 1) * batch]
+                    real = to_model_input(data.images[idx], device, opts.channels_last)
+                    noise = torch.randn(batch, config.nz, 1, 1, generator=noise_gen).to(device)
+                    stats = train_step(fast, real, noise, poison=step + 1 == nan_step)
+                    step, position, epoch_steps = step + 1, position + 1, epoch_steps + 1
+                    epoch_sum += stats
+                    state.position = (step, epoch, position)
+                    if step % opts.log_every == 0 or step == total:
+                        now = time.perf_counter()
+                        values = dict(zip(STATS, stats.tolist()))
+                        if not all(map(_finite, values.values())) or bool(bad):
+                            raise self._diverged(step, values)
+                        row = {"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in values.items()},
+                               "img_per_s": round((step - step_log) * batch / max(now - t_log, 1e-9), 2),
+                               "elapsed": round(now - t_start, 3)}
+                        metrics.write(_json(row) + "\n")
+                        metrics.flush()
+                        self.emit({"event": "step", "total_steps": total, **row})
+                        t_log, step_log = now, step
+                    else:
+                        bad |= ~torch.isfinite(stats).all()
+                    if step == sigint_step:
+                        os.kill(os.getpid(), signal.SIGINT)
+                    if step % opts.sample_every == 0 and step < total:
+                        state.sample(step)
+                    if step % opts.save_every == 0 and step < total:
+                        state.save(bad)
+                if position >= per_epoch:
+                    means = dict(zip(STATS, (epoch_sum / max(epoch_steps, 1)).tolist()))
+                    seconds = time.perf_counter() - t_epoch
+                    self.emit({"event": "epoch", "epoch": epoch, "step": step,
+                               **{k: round(v, 6) for k, v in means.items()}, "seconds": round(seconds, 3),
+                               "img_per_s": round(epoch_steps * batch / max(seconds, 1e-9), 2)})
+                    epoch, position, epoch_steps = epoch + 1, 0, 0
+                    epoch_sum.zero_()
+                    state.position = (step, epoch, position)
+            if self.stop.signum is not None:
+                path = state.save(bad)
+                name = signal.Signals(self.stop.signum).name
+                self.emit({"event": "interrupted", "signal": name, "step": step, "checkpoint": str(path)})
+                raise Interrupted(
+                    f"interrupted ({name}) at step {step}; saved {path}; resume with: dcgan train "
+                    f"{shlex.quote(str(opts.data))} --out {shlex.quote(str(rd.path))} --resume"
+                )
+            path = state.save(bad) if self.last_saved is None or self.last_saved[0] != step else rd.checkpoint
+            if step > 0 and not rd.sample_path(step).exists():
+                state.sample(step)
+        seconds = time.perf_counter() - t_start
+        return {
+            "event": "end", "step": step, "epoch": epoch, "seconds": round(seconds, 3),
+            "img_per_s": round((step - step_start) * batch / max(seconds, 1e-9), 2), "checkpoint": str(path),
+            "loss_plot": _str(rd.write_loss_plot()), "progress_gif": _str(rd.write_progress_gif()),
+            "run_dir": str(rd.path),
+        }
+
+    def _diverged(self, step: int, values: dict[str, float]) -> DivergedError:
+        self.emit({"event": "diverged", "step": step, **values})
+        if self.last_saved:
+            where = f"last good checkpoint: {self.last_saved[1]} (step {self.last_saved[0]})"
+        else:
+            where = "no checkpoint was written yet (try a lower --lr)"
+        return DivergedError(
+            f"training diverged at step {step} (loss_D={values['loss_d']:.4g}, loss_G={values['loss_g']:.4g}); {where}"
+        )
+
+
+class _LoopState:
+    """What a save or a preview grid needs from the loop, kept in one place."""
+
+    def __init__(self, trainer: _Trainer, raw: GanModules, config: DCGANConfig, options: dict[str, Any],
+                 noise_gen: torch.Generator, fixed: torch.Tensor, data: ImageSet) -> None:
+        self.trainer, self.raw, self.config, self.options = trainer, raw, config, options
+        self.noise_gen, self.fixed, self.data = noise_gen, fixed, data
+        self.position = (0, 0, 0)
+
+    def sample(self, step: int) -> None:
+        netg = self.raw.netg
+        netg.eval()  # running BatchNorm statistics: the grid does not depend on what else is in the batch
+        with torch.no_grad():
+            images = netg(self.fixed)
+        netg.train()
+        path = self.trainer.run_dir.save_grid(images, self.trainer.run_dir.sample_path(step))
+        self.trainer.emit({"event": "sample", "step": step, "path": str(path)})
+
+    def save(self, bad: torch.Tensor) -> Path:
+        step, epoch, position = self.position
+        if bool(bad):
+            raise self.trainer._diverged(step, {"loss_d": float("nan"), "loss_g": float("nan")})
+        ckpt = checkpoint.Checkpoint(
+            config=self.config.to_dict(),
+            generator=self.raw.netg.state_dict(),
+            discriminator=self.raw.netd.state_dict(),
+            opt_g=self.raw.opt_g.state_dict(),
+            opt_d=self.raw.opt_d.state_dict(),
+            rng={"noise": self.noise_gen.get_state()},
+            fixed_noise=self.fixed,
+            progress={"step": step, "epoch": epoch, "position": position},
+            options=self.options,
+            dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used},
+        )
+        path = self.trainer.run_dir.checkpoint
+        size = checkpoint.save(path, ckpt)
+        self.trainer.last_saved = (step, path)
+        self.trainer.emit({"event": "checkpoint", "step": step, "path": str(path), "bytes": size})
+        return path
+
+
+def _finite(x: float) -> bool:
+    return x == x and x not in (float("inf"), float("-inf"))
+
+
+def _json(row: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(row, separators=(",", ":"))
+
+
+def _str(p: Path | None) -> str | None:
+    return str(p) if p else None

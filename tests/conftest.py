@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny generated image folders and an isolated environment for every test.
+
+Nothing is downloaded and nothing from the repo's examples is used: every image is made here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--nz", "8", "--batch-size", "4", "--workers", "0"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("DCGAN_FAULT", raising=False)
+
+
+def make_images(folder: Path, count: int, size: int = 16, seed: int = 0) -> Path:
+    """`count` random RGB PNGs, half in a subfolder (the scan is recursive), half at the top."""
+    rng = random.Random(seed)
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        pixels = bytes(rng.randrange(256) for _ in range(size * size * 3))
+        target = folder / "sub" if i % 2 else folder
+        Image.frombytes("RGB", (size, size), pixels).save(target / f"img_{i:03d}.png")
+    return folder
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    return make_images(tmp_path / "images", 12)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m dcgan_cli ...` in a child: for signals, kills and anything that must be a real process."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "dcgan_cli", *args], capture_output=True, env=full_env,
+                          timeout=timeout, cwd=REPO)
