@@ -53,6 +53,17 @@ def describe_data(e: Event) -> list[str]:
     return lines
 
 
+class _TrainProgress(Progress):
+    """A progress bar with the tutorial's statistics on a line of their own (they don't fit beside it in 80 columns)."""
+
+    stats_line = ""
+
+    def get_renderables(self):  # noqa: ANN201 - rich's own signature
+        yield self.make_tasks_table(self.tasks)
+        if self.stats_line:
+            yield self.stats_line
+
+
 class Renderer(AbstractContextManager["Renderer"]):
     """Turns events into output. A rich live display on a terminal; plain lines otherwise."""
 
@@ -62,12 +73,13 @@ class Renderer(AbstractContextManager["Renderer"]):
         self.progress: Progress | None = None
         self.task: Any = None
         self.decode_task: Any = None
+        self.epochs: int | None = None
 
     def __enter__(self) -> Renderer:
         if self.live:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"), TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
+            self.progress = _TrainProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
                 console=self.console, transient=True, redirect_stdout=False, redirect_stderr=False,
             )
             self.progress.start()
@@ -93,7 +105,7 @@ class Renderer(AbstractContextManager["Renderer"]):
         if self.progress is None:
             return
         if self.decode_task is None:
-            self.decode_task = self.progress.add_task("decoding", total=e["total"], stats="", speed="")
+            self.decode_task = self.progress.add_task("decoding", total=e["total"], speed="")
         self.progress.update(self.decode_task, completed=e["done"])
         if e["done"] >= e["total"]:
             self.progress.remove_task(self.decode_task)
@@ -109,16 +121,19 @@ class Renderer(AbstractContextManager["Renderer"]):
         verb = f"resuming {safe_text(e['run_dir'])} from step {e['start_step']}" if e["resumed"] else \
             f"training into {safe_text(e['run_dir'])}"
         o = e["options"]
+        self.epochs = e["epochs"]
         self.say(f"{verb} on {e['device']}: {e['total_steps']} steps, {e['steps_per_epoch']} per epoch, "
                  f"batch {o['batch_size']}, lr {o['lr']:g}, beta1 {o['beta1']:g}, seed {o['seed']}")
         if self.progress is not None:
             self.task = self.progress.add_task("training", total=e["total_steps"], completed=e["start_step"],
-                                               stats="", speed="")
+                                               speed="")
 
     def _on_step(self, e: Event) -> None:
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=e["step"], description=f"epoch {e['epoch']}",
-                                 stats=_fmt_stats(e), speed=f"{e['img_per_s']:.1f} img/s")
+            self.progress.stats_line = _fmt_stats(e)
+            of = f"/{self.epochs}" if self.epochs else ""
+            self.progress.update(self.task, completed=e["step"], description=f"epoch {e['epoch']}{of}",
+                                 speed=f"{e['img_per_s']:.1f} img/s")
 
     def _on_epoch(self, e: Event) -> None:
         self.say(f"epoch {e['epoch']} done at step {e['step']}: {_fmt_stats(e)}  "

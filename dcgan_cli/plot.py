@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1000, 500
-MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 70, 20, 40, 50
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 95, 20, 40, 50
 COLOURS = {"G": (31, 119, 180), "D": (255, 127, 14)}  # matplotlib's first two, as in the tutorial figure
 
 
@@ -49,7 +49,7 @@ def loss_curve(steps: Sequence[int], loss_g: Sequence[float], loss_d: Sequence[f
     x0, y0, x1, y1 = MARGIN_L, MARGIN_T, WIDTH - MARGIN_R, HEIGHT - MARGIN_B
     draw.rectangle((x0, y0, x1, y1), outline="black")
     draw.text(((x0 + x1) // 2, HEIGHT - 18), "iterations", fill="black", font=font, anchor="mm")
-    draw.text((14, (y0 + y1) // 2), "Loss", fill="black", font=font, anchor="lm")
+    draw.text((8, (y0 + y1) // 2), "Loss", fill="black", font=font, anchor="lm")
     if not steps:
         return image
     xmin, xmax = min(steps), max(max(steps), min(steps) + 1)
