@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dcgan_cli import __version__, faults
+from dcgan_cli import __version__, faults, safetensors_header
 from dcgan_cli.errors import CheckpointError, DivergedError, OutputError, UsageError
+from dcgan_cli.safetensors_header import TensorInfo
 
 if TYPE_CHECKING:
     import torch
@@ -29,27 +29,9 @@ if TYPE_CHECKING:
 FORMAT = "dcgan-cli/checkpoint"
 FORMAT_VERSION = 1
 LAST = "last.safetensors"
-MAX_HEADER_BYTES = 16 * 1024 * 1024  # ours are ~20 KB; safetensors itself allows 100 MB
 REQUIRED_METADATA = ("format", "format_version", "dcgan_version", "config", "progress", "created")
-DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4,
-               "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 RESUME_TENSORS = ("D.", "rng.")
 RESUME_METADATA = ("optG.param_groups", "optD.param_groups")
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    dtype: str
-    shape: tuple[int, ...]
-    start: int
-    end: int
-
-    @property
-    def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
 
 
 @dataclass
@@ -104,26 +86,7 @@ def resolve(path: Path) -> Path:
 
 def read_header(path: Path) -> Header:
     """Validate the file's framing, header JSON and metadata; raise CheckpointError with one clear line."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(8)
-            if size < 8 or len(head) < 8:
-                raise CheckpointError(f"{path}: not a dcgan checkpoint (file too small: {size} bytes)")
-            if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-                raise CheckpointError(
-                    f"{path}: looks like a PyTorch pickle/zip checkpoint; refusing to load it (pickle can run code)"
-                )
-            (n,) = struct.unpack("<Q", head)
-            if n > min(MAX_HEADER_BYTES, size - 8):
-                raise CheckpointError(
-                    f"{path}: not a valid safetensors file (header length {n} is larger than the file or the "
-                    f"{MAX_HEADER_BYTES}-byte limit); truncated or corrupt"
-                )
-            raw = f.read(n)
-    except OSError as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
-    tensors, metadata = _parse_header(path, raw, size - 8 - n)
+    size, n, tensors, metadata = safetensors_header.read(path)
     for key in REQUIRED_METADATA:
         if key not in metadata:
             raise CheckpointError(f"{path}: not a dcgan checkpoint (metadata key {key!r} missing)")
@@ -144,60 +107,9 @@ def read_header(path: Path) -> Header:
     progress = _json_metadata(metadata, "progress", path=path)
     if not isinstance(config, dict) or not isinstance(progress, dict):
         raise CheckpointError(f"{path}: metadata 'config' and 'progress' must be JSON objects")
+    if not all(type(progress.get(k)) is int and progress[k] >= 0 for k in ("step", "epoch", "position")):
+        raise CheckpointError(f"{path}: metadata 'progress' needs whole numbers step, epoch and position")
     return Header(path, size, n, metadata, tensors, config, progress)
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _parse_header(path: Path, raw: bytes, buffer_size: int) -> tuple[dict[str, TensorInfo], dict[str, str]]:
-    if not raw.startswith(b"{"):
-        raise CheckpointError(f"{path}: not a valid safetensors file (header does not start with '{{')")
-    try:
-        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint header ({e})") from None
-    if not isinstance(doc, dict):
-        raise CheckpointError(f"{path}: corrupt checkpoint header (not a JSON object)")
-    metadata = doc.pop("__metadata__", {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise CheckpointError(f"{path}: corrupt checkpoint header (metadata values must all be strings)")
-    tensors: dict[str, TensorInfo] = {}
-    for name, entry in doc.items():
-        tensors[name] = _tensor_info(path, name, entry)
-    expected = 0
-    for name, info in sorted(tensors.items(), key=lambda kv: kv[1].start):
-        if info.start != expected:
-            raise CheckpointError(f"{path}: corrupt checkpoint (tensor {name!r} has bad data offsets)")
-        expected = info.end
-    if expected != buffer_size:
-        raise CheckpointError(
-            f"{path}: checkpoint is truncated or corrupt (data is {buffer_size} bytes, header describes {expected})"
-        )
-    return tensors, metadata
-
-
-def _tensor_info(path: Path, name: str, entry: Any) -> TensorInfo:
-    bad = CheckpointError(f"{path}: corrupt checkpoint header (bad entry for tensor {name!r})")
-    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise bad
-    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in DTYPE_BYTES or not isinstance(shape, list) or not isinstance(offsets, list):
-        raise bad
-    if not all(type(s) is int and s >= 0 for s in shape) or len(offsets) != 2:
-        raise bad
-    if not all(type(o) is int and o >= 0 for o in offsets):
-        raise bad
-    info = TensorInfo(dtype, tuple(shape), offsets[0], offsets[1])
-    if info.end - info.start != info.numel * DTYPE_BYTES[dtype]:
-        raise bad
-    return info
 
 
 def _json_metadata(metadata: dict[str, str], key: str, *, path: Path | None = None, required: bool = True) -> Any:

@@ -9,7 +9,6 @@ so 3 steps + resume + 3 steps gives exactly the weights of 6 steps.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shlex
 import signal
@@ -28,51 +27,12 @@ from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_in
 from dcgan_cli.device import select_device
 from dcgan_cli.errors import DivergedError, Interrupted, UsageError
 from dcgan_cli.model import DCGANConfig, build_models
+from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
 from dcgan_cli.rundir import RunDir
 from dcgan_cli.step import STATS, GanModules, train_step
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
-
-# The tutorial's values; a resumed run must keep them, so they live in the checkpoint.
-RECIPE_DEFAULTS = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999}
-MODEL_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64}
-DEFAULT_EPOCHS = 5
-FIXED_NOISE_SIZE = 64
-
-
-@dataclasses.dataclass
-class TrainOptions:
-    data: Path
-    out: Path
-    epochs: int | None = None  # None: 5, or unlimited when max_steps is given
-    max_steps: int | None = None
-    batch_size: int | None = None  # None for the recipe/model values: the default, or the checkpoint's
-    lr: float | None = None
-    beta1: float | None = None
-    seed: int | None = None
-    nz: int | None = None
-    ngf: int | None = None
-    ndf: int | None = None
-    image_size: int | None = None
-    channels: int | None = None  # None: auto (1 if every image is grayscale)
-    workers: int = 2
-    device: str = "auto"
-    sample_every: int = 500
-    save_every: int = 500
-    log_every: int = 1
-    channels_last: bool = False
-    compile: bool = False
-    resume: bool = False
-    dry_run: bool = False
-    cache_dir: Path | None = None
-    max_pixels: int = 64_000_000
-
-
-def derive_seed(seed: int, purpose: str) -> int:
-    """Independent streams from one user seed (seed+1 for one purpose would collide with seed for another)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "little") >> 1
-
 
 class _StopFlag:
     """SIGINT/SIGTERM only set a flag: the loop finishes its step, saves, then stops.
@@ -115,26 +75,6 @@ def train(opts: TrainOptions, on_event: OnEvent) -> Event:
     return _Trainer(opts, on_event).run()
 
 
-def _resolve(opts: TrainOptions, resumed: checkpoint.Checkpoint | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Model config and recipe: the checkpoint's when resuming (a conflicting flag is an error), else defaults."""
-    model_req = {k: getattr(opts, k) for k in (*MODEL_DEFAULTS, "channels")}
-    recipe_req = {k: getattr(opts, k) for k in RECIPE_DEFAULTS}
-    if resumed is None:
-        model = {k: v if v is not None else MODEL_DEFAULTS.get(k) for k, v in model_req.items()}
-        recipe = {k: v if v is not None else RECIPE_DEFAULTS[k] for k, v in recipe_req.items()}
-        return model, recipe
-    stored_recipe = {k: resumed.options.get(k, RECIPE_DEFAULTS[k]) for k in RECIPE_DEFAULTS}
-    conflicts = [
-        f"--{k.replace('_', '-')} {v} (checkpoint: {have[k]})"
-        for req, have in ((model_req, resumed.config), (recipe_req, stored_recipe))
-        for k, v in req.items()
-        if v is not None and v != have[k]
-    ]
-    if conflicts:
-        raise UsageError("cannot change these when resuming: " + ", ".join(conflicts))
-    return dict(resumed.config), stored_recipe
-
-
 class _Trainer:
     def __init__(self, opts: TrainOptions, on_event: OnEvent) -> None:
         self.opts = opts
@@ -169,7 +109,7 @@ class _Trainer:
             self.last_saved = (int(resumed.progress["step"]), rd.checkpoint)
         elif rd.checkpoint.exists():
             raise UsageError(f"{rd.path} already holds a run; pass --resume to continue it, or pick another --out")
-        model, recipe = _resolve(opts, resumed)
+        model, recipe = resolve(opts, resumed)
         device = select_device(opts.device)
         for stale in rd.create():
             self.emit({"event": "warning", "message": f"removed stale temp file {stale.name} from a killed save"})
