@@ -12,6 +12,7 @@ no torch, so `dcgan inspect` stays fast; torch is imported only by the functions
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -195,7 +196,8 @@ def save(path: Path, ckpt: Checkpoint) -> int:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder itself may be what failed
+            tmp.unlink(missing_ok=True)
         raise OutputError(f"could not write checkpoint {path}: {e.strerror or e}") from None
     return len(data)
 

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -96,26 +96,26 @@ def _parse_channels(value: str) -> int | None:
 @user_errors
 def train(
     data: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.", show_default=False)],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder.  [default: runs/<folder name>]",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder.  [default: runs/<folder name>]",
                                                 show_default=False)] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs in the whole run, resumed steps included.  "
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs in the whole run, resumed steps included.  "
                                                   "[default: 5, or unlimited with --max-steps]",
                                                   show_default=False)] = None,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many steps in the whole run.",
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many steps in the whole run.",
                                                      show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per step.  [default: 128]",
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Images per step.  [default: 128]",
                                                       show_default=False)] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Power of two, 16 to 256.  [default: 64]",
+    image_size: Annotated[int | None, typer.Option(help="Power of two, 16 to 256.  [default: 64]",
                                                       show_default=False)] = None,
     channels: Annotated[str, typer.Option(help="auto (1 if every image is grayscale, else 3), 1 or 3.")] = "auto",
-    nz: Annotated[Optional[int], typer.Option(min=1, help="Latent size.  [default: 100]", show_default=False)] = None,
-    ngf: Annotated[Optional[int], typer.Option(min=1, help="G width.  [default: 64]", show_default=False)] = None,
-    ndf: Annotated[Optional[int], typer.Option(min=1, help="D width.  [default: 64]", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Adam learning rate.  [default: 0.0002]",
+    nz: Annotated[int | None, typer.Option(min=1, help="Latent size.  [default: 100]", show_default=False)] = None,
+    ngf: Annotated[int | None, typer.Option(min=1, help="G width.  [default: 64]", show_default=False)] = None,
+    ndf: Annotated[int | None, typer.Option(min=1, help="D width.  [default: 64]", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="Adam learning rate.  [default: 0.0002]",
                                                 show_default=False)] = None,
-    beta1: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Adam beta1.  [default: 0.5]",
+    beta1: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Adam beta1.  [default: 0.5]",
                                                    show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for weights, batch order and noise.  "
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed for weights, batch order and noise.  "
                                                 "[default: 999, the tutorial's]", show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.safetensors.")] = False,
     workers: Annotated[int, typer.Option(min=0, help="Parallel image decoders for the one-time decode.")] = 2,
@@ -125,7 +125,7 @@ def train(
     log_every: Annotated[int, typer.Option(min=1, help="Steps between logged statistics (a host sync each).")] = 1,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory layout (faster on CPU).")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile G and D.")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Where decoded datasets are cached.  "
+    cache_dir: Annotated[Path | None, typer.Option(help="Where decoded datasets are cached.  "
                                                       "[default: $DCGAN_CACHE_DIR or ~/.cache/dcgan]",
                                                       show_default=False)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Decode in memory only; write no cache.")] = False,
@@ -174,29 +174,10 @@ def train(
     )
 
 
-def _not_yet(name: str) -> None:
-    raise UsageError(f"`dcgan {name}` is not implemented yet")
+# sample, interpolate and inspect live in cli_outputs.py; registered here so `dcgan --help` lists them.
+from dcgan_cli.cli_outputs import register  # noqa: E402 - after `app` and `user_errors` exist
 
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@user_errors
-def sample() -> None:
-    """Generate images from a checkpoint (not yet)."""
-    _not_yet("sample")
-
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@user_errors
-def interpolate() -> None:
-    """Walk the latent space between seeds (not yet)."""
-    _not_yet("interpolate")
-
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@user_errors
-def inspect() -> None:
-    """Describe a checkpoint without loading it (not yet)."""
-    _not_yet("inspect")
+register(app)
 
 
 def main() -> None:

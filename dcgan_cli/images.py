@@ -6,6 +6,7 @@ torch._dynamo) for ten lines of tensor reshaping.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Sequence
@@ -61,7 +62,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder itself may be what failed
+            tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from dcgan_cli import checkpoint
 from dcgan_cli.errors import OutputError
-from dcgan_cli.images import gif_bytes, grid, to_pil, to_uint8, save_png, write_atomic
+from dcgan_cli.images import gif_bytes, grid, save_png, to_pil, to_uint8, write_atomic
 from dcgan_cli.plot import loss_curve
 
 GIF_FRAME_MS = 200

@@ -45,12 +45,14 @@ def read(path: Path) -> tuple[int, int, dict[str, TensorInfo], dict[str, str]]:
             head = f.read(8)
             if size < 8 or len(head) < 8:
                 raise CheckpointError(f"{path}: not a dcgan checkpoint (file too small: {size} bytes)")
-            if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-                raise CheckpointError(
-                    f"{path}: looks like a PyTorch pickle/zip checkpoint; refusing to load it (pickle can run code)"
-                )
             (n,) = struct.unpack("<Q", head)
             if n > min(MAX_HEADER_BYTES, size - 8):
+                # Sniffed only now: 0x80 is also a valid low byte of a real header length.
+                if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+                    raise CheckpointError(
+                        f"{path}: looks like a PyTorch pickle/zip checkpoint; refusing to load it "
+                        "(pickle can run code)"
+                    )
                 raise CheckpointError(
                     f"{path}: not a valid safetensors file (header length {n} is larger than the file or the "
                     f"{MAX_HEADER_BYTES}-byte limit); truncated or corrupt"

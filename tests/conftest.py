@@ -41,6 +41,31 @@ def image_dir(tmp_path: Path) -> Path:
     return make_images(tmp_path / "images", 12)
 
 
+def tiny_checkpoint(path: Path, resumable: bool = True) -> Path:
+    """A 16x16 checkpoint after one real optimizer step (non-trivial BatchNorm running stats), made directly."""
+    import torch
+
+    from dcgan_cli import checkpoint
+    from dcgan_cli.model import DCGANConfig, build_models
+
+    config = DCGANConfig(nz=8, ngf=8, ndf=8, channels=3, image_size=16)
+    netg, netd = build_models(config, seed=0)
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (netg, netd))
+    z = torch.randn(4, 8, 1, 1, generator=torch.Generator().manual_seed(1))
+    netd(netg(z)).mean().backward()
+    opt_g.step()
+    opt_d.step()
+    ckpt = checkpoint.Checkpoint(
+        config=config.to_dict(), generator=netg.state_dict(), progress={"step": 2, "epoch": 0, "position": 2},
+        options={"batch_size": 4, "lr": 2e-4, "seed": 0}, dataset={"fingerprint": "abc123", "images": 8},
+    )
+    if resumable:
+        ckpt.discriminator, ckpt.opt_g, ckpt.opt_d = netd.state_dict(), opt_g.state_dict(), opt_d.state_dict()
+        ckpt.rng, ckpt.fixed_noise = {"noise": torch.Generator().get_state()}, z
+    checkpoint.save(path, ckpt)
+    return path
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m dcgan_cli ...` in a child: for signals, kills and anything that must be a real process."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
