@@ -23,19 +23,37 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.detach().float().cpu().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
+class GridCanvas:
+    """A grid filled image by image (row-major like torchvision's make_grid), holding only the uint8 canvas.
+
+    A grid of one image is that image with no border, so `-o -` of one seed equals its file in a folder.
+    """
+
+    def __init__(self, n: int, shape: tuple[int, int, int], nrow: int = 8, padding: int = 2, pad_value: int = 0):
+        self.padding = 0 if n == 1 else padding
+        self.ncol, (_, self.h, self.w), self.done = min(nrow, n), shape, 0
+        self.image = torch.full(self.shape(n, shape, nrow, padding), pad_value, dtype=torch.uint8)
+
+    @staticmethod
+    def shape(n: int, shape: tuple[int, int, int], nrow: int = 8, padding: int = 2) -> tuple[int, int, int]:
+        c, h, w = shape
+        padding = 0 if n == 1 else padding
+        ncol = min(nrow, n)
+        return c, -(-n // ncol) * (h + padding) + padding, ncol * (w + padding) + padding
+
+    def add(self, image: torch.Tensor) -> None:
+        r, col = divmod(self.done, self.ncol)
+        y, x = self.padding + r * (self.h + self.padding), self.padding + col * (self.w + self.padding)
+        self.image[:, y : y + self.h, x : x + self.w] = image
+        self.done += 1
+
+
 def grid(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: int = 0) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> one uint8 (C, H', W') image, row-major like torchvision's make_grid."""
-    n, c, h, w = images.shape
-    ncol = min(nrow, n)
-    nrows = (n + ncol - 1) // ncol
-    out = torch.full(
-        (c, nrows * (h + padding) + padding, ncol * (w + padding) + padding), pad_value, dtype=torch.uint8
-    )
-    for k in range(n):
-        r, col = divmod(k, ncol)
-        y, x = padding + r * (h + padding), padding + col * (w + padding)
-        out[:, y : y + h, x : x + w] = images[k]
-    return out
+    """uint8 (N, C, H, W) -> one uint8 (C, H', W') image."""
+    canvas = GridCanvas(images.shape[0], tuple(images.shape[1:]), nrow, padding, pad_value)
+    for image in images:
+        canvas.add(image)
+    return canvas.image
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

@@ -25,7 +25,7 @@ import torch
 
 from dcgan_cli import checkpoint
 from dcgan_cli.errors import CheckpointError, OutputError, UsageError
-from dcgan_cli.images import gif_bytes, png_bytes, save_png, to_pil, to_uint8, write_atomic
+from dcgan_cli.images import GridCanvas, gif_bytes, png_bytes, save_png, to_pil, to_uint8, write_atomic
 from dcgan_cli.model import DCGANConfig, Generator
 
 MAX_SEED = 2**32 - 1  # what numpy's RandomState accepts, as in stylegan2-ada; torch would take 2**64-1
@@ -217,28 +217,17 @@ class FolderSink:
 
 
 class GridSink:
-    """One grid filled batch by batch, laid out exactly like images.grid, holding only the uint8 canvas."""
+    """One grid filled batch by batch (images.GridCanvas): only the uint8 canvas is held."""
 
-    def __init__(self, n: int, shape: tuple[int, int, int], nrow: int, padding: int = 2) -> None:
-        c, h, w = shape
-        self.ncol, self.h, self.w, self.padding, self.done = min(nrow, n), h, w, padding, 0
-        self.canvas = torch.zeros(self.canvas_shape(n, shape, nrow, padding), dtype=torch.uint8)
-
-    @staticmethod
-    def canvas_shape(n: int, shape: tuple[int, int, int], nrow: int, padding: int = 2) -> tuple[int, int, int]:
-        c, h, w = shape
-        ncol = min(nrow, n)
-        return c, math.ceil(n / ncol) * (h + padding) + padding, ncol * (w + padding) + padding
+    def __init__(self, n: int, shape: tuple[int, int, int], nrow: int) -> None:
+        self.canvas = GridCanvas(n, shape, nrow)
 
     def add(self, keys: Sequence[int], images: torch.Tensor) -> None:
         for image in images:
-            r, col = divmod(self.done, self.ncol)
-            y, x = self.padding + r * (self.h + self.padding), self.padding + col * (self.w + self.padding)
-            self.canvas[:, y : y + self.h, x : x + self.w] = image
-            self.done += 1
+            self.canvas.add(image)
 
     def finish(self) -> bytes:
-        return png_bytes(to_pil(self.canvas))
+        return png_bytes(to_pil(self.canvas.image))
 
 
 class GifSink:
@@ -268,7 +257,7 @@ def open_sink(kind: str, out: Path | None, n: int, shape: tuple[int, int, int], 
     if kind == ".gif":
         return GifSink(fps)
     nrow = nrow if nrow is not None else max(1, math.ceil(math.sqrt(n)))  # about square by default
-    c, h, w = GridSink.canvas_shape(n, shape, nrow)
+    c, h, w = GridCanvas.shape(n, shape, nrow)
     if c * h * w > MAX_GRID_BYTES:
         raise UsageError(f"a grid of {n} images of {shape[1]}x{shape[2]} would be {w}x{h} pixels; "
                          "write a folder instead (-o DIR/)")
