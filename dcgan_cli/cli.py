@@ -6,17 +6,17 @@ second, and `import torch` alone costs 3-4 s on a small machine. Commands import
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from dcgan_cli import __version__
-from dcgan_cli.errors import DcganError, UsageError
+from dcgan_cli.cli_common import Device, Json, Quiet, user_errors
+from dcgan_cli.cli_outputs import register
+from dcgan_cli.errors import UsageError
 
 app = typer.Typer(
     name="dcgan",
@@ -26,12 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages; errors still go to stderr.")]
-
 
 def _version(value: bool) -> None:
     if value:
@@ -46,35 +40,6 @@ def root(
     ] = False,
 ) -> None:
     """Train a DCGAN on a folder of images, then sample, interpolate and inspect what it learned."""
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """One line on stderr, never a traceback; the caller raises the returned Exit."""
-    from dcgan_cli.console import err_console, safe_text
-
-    err_console().print(f"[bold red]error:[/] {safe_text(message)}")
-    return typer.Exit(code)
-
-
-def user_errors(fn: F) -> F:
-    """Map library errors to their exit codes; anything unexpected is a bug, reported in one line (exit 1)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DcganError as e:
-            raise fail(str(e), e.exit_code) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
-            if os.environ.get("DCGAN_DEBUG"):
-                raise
-            raise fail(f"internal error: {type(e).__name__}: {e} (set DCGAN_DEBUG=1 for a traceback)", 1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def default_cache_dir() -> Path:
@@ -119,7 +84,7 @@ def train(
                                                 "\\[default: 999, the tutorial's]", show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.safetensors.")] = False,
     workers: Annotated[int, typer.Option(min=0, help="Parallel image decoders for the one-time decode.")] = 2,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    device: Device = "auto",
     sample_every: Annotated[int, typer.Option(min=1, help="Steps between fixed-noise grids.")] = 500,
     save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 500,
     log_every: Annotated[int, typer.Option(min=1, help="Steps between logged statistics (a host sync each).")] = 1,
@@ -175,8 +140,6 @@ def train(
 
 
 # sample, interpolate and inspect live in cli_outputs.py; registered here so `dcgan --help` lists them.
-from dcgan_cli.cli_outputs import register  # noqa: E402 - after `app` and `user_errors` exist
-
 register(app)
 
 

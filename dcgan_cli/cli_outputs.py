@@ -3,13 +3,11 @@ sample.py and inspect.py.
 
 `dcgan --help` imports this module, so torch (3-4 s) is imported only inside the bodies that need it, and
 `inspect` never imports it at all. Usage errors (seed syntax, output paths, existing files) are raised before
-a model is loaded. Nothing here imports cli.py at import time (cli.py imports this module); `cli.user_errors`
-is looked up when a command runs.
+a model is loaded.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import sys
@@ -23,15 +21,12 @@ from typing import Annotated, Any
 import typer
 
 from dcgan_cli import checkpoint
+from dcgan_cli.cli_common import Device, Json, Quiet, user_errors
 from dcgan_cli.errors import OutputError, UsageError
 
-# The same options as cli.Json / cli.Quiet, repeated because cli.py imports this module.
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages; errors still go to stderr.")]
 Ckpt = Annotated[Path, typer.Argument(help="A checkpoint file, or a run folder (its last.safetensors).",
                                       show_default=False)]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 BatchSize = Annotated[int, typer.Option(min=1, max=65536, help="Images per forward pass (memory vs speed).")]
 Truncation = Annotated[float | None, typer.Option(min=0.1, help="Redraw latent components with |z| above this "
                                                      "bound (less variety, fewer artefacts).", show_default=False)]
@@ -48,19 +43,9 @@ class Mode(str, Enum):
 
 def register(app: typer.Typer) -> None:
     """Add `sample`, `interpolate` and `inspect` to `app`."""
-    app.command("sample")(_user_errors(sample))
-    app.command("interpolate")(_user_errors(interpolate))
-    app.command("inspect")(_user_errors(inspect_checkpoint))
-
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from dcgan_cli.cli import user_errors  # late: cli.py imports this module
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper
+    app.command("sample")(user_errors(sample))
+    app.command("interpolate")(user_errors(interpolate))
+    app.command("inspect")(user_errors(inspect_checkpoint))
 
 
 # --- shared helpers ----------------------------------------------------------------------------------------
