@@ -63,6 +63,7 @@ class Checkpoint:
 
     config: dict[str, int]
     generator: dict[str, torch.Tensor]
+    header: Header | None = None  # set by load(): what was validated before the tensors were read
     discriminator: dict[str, torch.Tensor] | None = None
     opt_g: dict[str, Any] | None = None
     opt_d: dict[str, Any] | None = None
@@ -236,9 +237,10 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
         raise CheckpointError(f"{path}: bad model config in metadata ({e})") from None
     if for_resume and not header.can_resume:
         raise CheckpointError(f"{path}: holds no training state (D, optimizers, RNG); it cannot resume training")
-    expected = {f"G.{k}": tuple(v.shape) for k, v in Generator(config).state_dict().items()}
-    if any(n.startswith("D.") for n in header.tensors):
-        expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})
+    with torch.device("meta"):  # shapes only: no memory, no random init
+        expected = {f"G.{k}": tuple(v.shape) for k, v in Generator(config).state_dict().items()}
+        if any(n.startswith("D.") for n in header.tensors):
+            expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})
     _check_shapes(path, header, expected)
     wanted = [n for n in header.tensors if for_resume or n.startswith("G.")]
     tensors: dict[str, torch.Tensor] = {}
@@ -257,6 +259,7 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
 
     ckpt = Checkpoint(
         config=config.to_dict(),
+        header=header,
         generator=group("G."),
         progress=header.progress,
         options=header.json_field("options") or {},

@@ -66,9 +66,13 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    """PNG with fixed encoder settings and no time or text chunks, so equal pixels give equal bytes."""
+    """PNG with fixed encoder settings and no time or text chunks, so equal pixels give equal bytes.
+
+    zlib level 1: about 3x faster to encode than the default 6 for ~15% larger files; encoding, not the
+    generator, was the bottleneck of `dcgan sample -o DIR/`.
+    """
     buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=6)
+    image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +100,13 @@ def load_generator(
     path: Path, device: torch.device | str = "cpu", batch_stats: bool = False
 ) -> tuple[Generator, DCGANConfig, checkpoint.Header]:
     """G from a checkpoint (validated, finite), on `device`, in eval mode unless batch_stats."""
-    header = checkpoint.read_header(path)
     ckpt = checkpoint.load(path)
+    assert ckpt.header is not None
     config = DCGANConfig.from_dict(ckpt.config)  # load() already turned a bad config into CheckpointError
-    netg = Generator(config)
+    with torch.device("meta"):  # no random init of weights that are replaced at once
+        netg = Generator(config)
     try:
-        netg.load_state_dict(ckpt.generator, strict=True)
+        netg.load_state_dict(ckpt.generator, strict=True, assign=True)
     except RuntimeError as e:  # e.g. an extra G.* tensor the shape check lets through
         first = str(e).strip().splitlines()[-1].strip() if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: generator weights do not fit the model ({first})") from None
@@ -115,7 +117,7 @@ def load_generator(
     netg.train(batch_stats)
     for p in netg.parameters():
         p.requires_grad_(False)
-    return netg, config, header
+    return netg, config, ckpt.header
 
 
 def render(netg: Generator, z: torch.Tensor) -> torch.Tensor:
@@ -203,16 +205,35 @@ def walk(keys: torch.Tensor, steps: int, mode: str = "slerp", loop: bool = False
 
 
 class FolderSink:
-    """One PNG per image, each written (atomically) as soon as its batch is done; the manifest last."""
+    """One PNG per image, written (atomically) by a background thread while the next batch renders.
+
+    torch releases the GIL inside the forward pass, so encoding batch k overlaps rendering batch k+1. At most
+    one batch waits in the writer, which keeps memory flat however many images are asked for.
+    """
 
     def __init__(self, folder: Path, names: dict[int, str], manifest: dict[str, Any]) -> None:
         self.folder, self.names, self.manifest = folder, names, manifest
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
+        self.pending: Future[None] | None = None
 
-    def add(self, keys: Sequence[int], images: torch.Tensor) -> None:
+    def _write(self, keys: Sequence[int], images: torch.Tensor) -> None:
         for key, image in zip(keys, images):
             save_png(to_pil(image), self.folder / self.names[key])
 
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # re-raises the writer's OutputError here, in the caller's thread
+
+    def add(self, keys: Sequence[int], images: torch.Tensor) -> None:
+        self._wait()
+        self.pending = self.writer.submit(self._write, list(keys), images)
+
     def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self.writer.shutdown(wait=True)
         write_atomic(self.folder / MANIFEST, (json.dumps(self.manifest, indent=1) + "\n").encode())
 
 
