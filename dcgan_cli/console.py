@@ -23,10 +23,14 @@ def err_console(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
 
 
+def inert(text: str) -> str:
+    """Untrusted text with every control or unprintable character shown as its escape (\\x1b, \\udcff)."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
 def safe_text(text: str) -> str:
-    """Untrusted text (file names, checkpoint metadata) made inert: no control bytes, no rich markup."""
-    cleaned = "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
-    return escape(cleaned)
+    """Untrusted text (file names, checkpoint metadata) for rich markup: no control bytes, markup escaped."""
+    return escape(inert(text))
 
 
 def emit_json(obj: Any) -> None:

@@ -103,7 +103,7 @@ def render(info: dict[str, Any], console: Console) -> None:
     """Two rich tables on `console`: the facts, then every tensor."""
     from rich.table import Table
 
-    from dcgan_cli.console import safe_text
+    from dcgan_cli.console import inert
 
     facts = Table(title=_text(info["path"]), show_header=False, box=None, pad_edge=False)
     facts.add_column("field", style="bold", no_wrap=True)
@@ -128,10 +128,11 @@ def render(info: dict[str, Any], console: Console) -> None:
     for field, value in rows:
         facts.add_row(field, value)
     console.print(facts)
-    tensors = Table(title=f"{len(info['tensors'])} tensors", title_justify="left", pad_edge=False)
-    tensors.add_column("name", overflow="fold")
-    tensors.add_column("shape", no_wrap=True)
-    tensors.add_column("dtype", no_wrap=True)
-    for t in info["tensors"]:
-        tensors.add_row(safe_text(t["name"]), "x".join(map(str, t["shape"])) or "scalar", safe_text(t["dtype"]))
-    console.print(tensors)
+    # Plain aligned lines, not a rich Table: 100+ rows of Table layout cost ~0.1 s of inspect's 0.5 s budget.
+    rows_t = sorted((inert(t["name"]), "x".join(map(str, t["shape"])) or "scalar", inert(t["dtype"]))
+                    for t in info["tensors"])
+    width = max([len(r[0]) for r in rows_t] + [4])
+    shape_width = max([len(r[1]) for r in rows_t] + [5])
+    lines = [f"{len(rows_t)} tensors", f"{'name':<{width}}  {'shape':<{shape_width}}  dtype"]
+    lines += [f"{name:<{width}}  {shape:<{shape_width}}  {dtype}" for name, shape, dtype in rows_t]
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

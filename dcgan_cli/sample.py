@@ -27,7 +27,7 @@ import torch
 from dcgan_cli import checkpoint
 from dcgan_cli.errors import CheckpointError, OutputError, UsageError
 from dcgan_cli.images import GridCanvas, gif_bytes, png_bytes, save_png, to_pil, to_uint8, write_atomic
-from dcgan_cli.model import DCGANConfig, Generator
+from dcgan_cli.model import DCGANConfig, Generator, fold_batchnorm
 
 MAX_SEED = 2**32 - 1  # what numpy's RandomState accepts, as in stylegan2-ada; torch would take 2**64-1
 MAX_SEEDS = 1_000_000
@@ -112,9 +112,11 @@ def load_generator(
         raise CheckpointError(f"{path}: generator weights do not fit the model ({first})") from None
     device = torch.device(device)
     netg = netg.to(device)
+    netg.train(batch_stats)
+    if not batch_stats:
+        netg = fold_batchnorm(netg)
     if device.type in ("cpu", "cuda"):  # NHWC: 1.4-2.4x faster transposed convs on CPU (measured)
         netg = netg.to(memory_format=torch.channels_last)
-    netg.train(batch_stats)
     for p in netg.parameters():
         p.requires_grad_(False)
     return netg, config, ckpt.header
