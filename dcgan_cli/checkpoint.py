@@ -193,6 +193,7 @@ def save(path: Path, ckpt: Checkpoint) -> int:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        faults.signal_if("save:sigint")  # a second Ctrl-C in the middle of a save must not tear it
         faults.crash_if("save:before_replace")
         os.replace(tmp, path)
         _fsync_dir(path.parent)
@@ -257,13 +258,16 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
     def group(prefix: str) -> dict[str, torch.Tensor]:
         return {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
 
+    options, dataset = header.json_field("options") or {}, header.json_field("dataset") or {}
+    if not isinstance(options, dict) or not isinstance(dataset, dict):
+        raise CheckpointError(f"{path}: metadata 'options' and 'dataset' must be JSON objects")
     ckpt = Checkpoint(
         config=config.to_dict(),
         header=header,
         generator=group("G."),
         progress=header.progress,
-        options=header.json_field("options") or {},
-        dataset=header.json_field("dataset") or {},
+        options=options,
+        dataset=dataset,
     )
     if for_resume:
         ckpt.discriminator = group("D.")
@@ -293,6 +297,8 @@ def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str
     groups = _json_metadata(header.metadata, f"{prefix}.param_groups", path=path)
     scalars = _json_metadata(header.metadata, f"{prefix}.scalars", path=path, required=False) or {}
     state: dict[int, dict[str, Any]] = {}
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups) or not isinstance(scalars, dict):
+        raise CheckpointError(f"{path}: corrupt optimizer state ({prefix})")
     try:
         for key, tensor in flat.items():
             idx, name = key.split(".", 1)
@@ -305,3 +311,27 @@ def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str
     except (ValueError, TypeError, KeyError):
         raise CheckpointError(f"{path}: corrupt optimizer state ({prefix})") from None
     return {"state": state, "param_groups": groups}
+
+
+def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_g: torch.optim.Optimizer,
+            opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True) -> torch.Tensor | None:
+    """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
+
+    Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
+    of the wrong length) is a CheckpointError, not a stack trace from deep inside torch.
+    """
+    path = ckpt.header.path if ckpt.header else "checkpoint"
+    try:
+        netg.load_state_dict(ckpt.generator)
+        netd.load_state_dict(ckpt.discriminator or {})
+        opt_g.load_state_dict(ckpt.opt_g or {})
+        opt_d.load_state_dict(ckpt.opt_d or {})
+        if rng:
+            noise.set_state(ckpt.rng["noise"])
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{path}: training state does not fit the model ({reason})") from None
+    fixed = ckpt.fixed_noise
+    if fixed is not None and (fixed.dim() != 4 or tuple(fixed.shape[1:]) != (ckpt.config["nz"], 1, 1)):
+        raise CheckpointError(f"{path}: fixed_noise has shape {list(fixed.shape)}, expected [N, nz, 1, 1]")
+    return fixed

@@ -11,6 +11,7 @@ import os
 import signal
 
 ENV = "DCGAN_FAULT"
+POINT_GROUPS = ("save", "rotate")
 
 
 def _points() -> dict[str, str]:
@@ -18,9 +19,9 @@ def _points() -> dict[str, str]:
     points: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in spec.split(","))):
         name, _, value = item.partition(":")
-        # `save:mid_write` names a point inside save; everything else is `name:value`.
-        if name == "save":
-            points[f"save:{value}"] = ""
+        # `save:mid_write` and `rotate:mid` name points inside an operation; everything else is `name:value`.
+        if name in POINT_GROUPS:
+            points[item] = ""
         else:
             points[name] = value
     return points
@@ -33,6 +34,12 @@ def active(name: str) -> bool:
 def value(name: str) -> int | None:
     raw = _points().get(name)
     return int(raw) if raw else None
+
+
+def signal_if(name: str, signum: int = signal.SIGINT) -> None:
+    """Deliver a signal to ourselves at this point, as a user pressing Ctrl-C exactly then would."""
+    if active(name):
+        os.kill(os.getpid(), signum)
 
 
 def crash_if(name: str) -> None:

@@ -1,6 +1,7 @@
 """The run folder and the artefacts a training run leaves in it.
 
     RUN_DIR/last.safetensors     everything needed to continue (see checkpoint.py)
+    RUN_DIR/ckpt-STEP.safetensors  with --keep N > 1: the newest N - 1 earlier checkpoints (hard links)
     RUN_DIR/metrics.jsonl        one JSON object per logged step
     RUN_DIR/samples/step_*.png   fixed-noise grids, every --sample-every steps and at the end
     RUN_DIR/real_samples.png     a grid of training images, as the tutorial shows
@@ -10,14 +11,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from dcgan_cli import checkpoint
+from dcgan_cli import checkpoint, faults
 from dcgan_cli.errors import OutputError
 from dcgan_cli.images import gif_bytes, grid, save_png, to_pil, to_uint8, write_atomic
 from dcgan_cli.plot import loss_curve
@@ -43,6 +47,36 @@ class RunDir:
         except OSError as e:
             raise OutputError(f"cannot create run folder {self.path}: {e.strerror or e}") from None
         return checkpoint.clean_stale_temps(self.path)
+
+    def snapshots(self) -> list[Path]:
+        """Kept step checkpoints, oldest first (the zero-padded step sorts by name)."""
+        return sorted(self.path.glob("ckpt-*.safetensors"))
+
+    def keep_snapshot(self, step: int, keep: int) -> Path | None:
+        """With --keep N > 1: link last.safetensors as ckpt-STEP and delete the oldest beyond N - 1.
+
+        The new file exists before any old one is removed, and removal goes oldest first, so a crash at any
+        point leaves last.safetensors and the newest snapshots intact.
+        """
+        if keep <= 1:
+            return None
+        snap = self.path / f"ckpt-{step:08d}.safetensors"
+        tmp = self.path / f".{snap.name}.{os.getpid()}.tmp"
+        try:
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(self.checkpoint, tmp)  # no second write of the bytes where links work
+            except OSError:
+                shutil.copyfile(self.checkpoint, tmp)
+            os.replace(tmp, snap)
+            for old in self.snapshots()[: -(keep - 1)]:
+                old.unlink(missing_ok=True)
+                faults.crash_if("rotate:mid")
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise OutputError(f"could not keep checkpoint {snap}: {e.strerror or e}") from None
+        return snap
 
     def truncate_metrics(self, step: int) -> None:
         """Forget metrics logged after `step`: a resumed run logs those steps again."""

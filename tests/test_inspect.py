@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
-import struct
 import subprocess
 import sys
 import time
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -22,6 +17,7 @@ from dcgan_cli import checkpoint
 from dcgan_cli.cli import app
 from dcgan_cli.model import DCGANConfig, build_models, parameter_count
 from tests.conftest import tiny_checkpoint
+from tests.hostile import BAD, edit_meta, join, nan_tensor, split
 
 runner = CliRunner()
 HOSTILE = "\x1b]0;pwn\x07[bold red]x[/]"
@@ -33,71 +29,6 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "run").mkdir()
     return {"full": tiny_checkpoint(root / "run" / checkpoint.LAST, True),
             "g_only": tiny_checkpoint(root / "g.safetensors", False)}
-
-
-def split(data: bytes) -> tuple[dict[str, Any], bytes]:
-    (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8 : 8 + n]), data[8 + n :]
-
-
-def join(header: dict[str, Any] | str, body: bytes) -> bytes:
-    raw = (header if isinstance(header, str) else json.dumps(header)).encode()
-    return struct.pack("<Q", len(raw)) + raw + body
-
-
-def edit_meta(data: bytes, fn: Callable[[dict[str, Any]], None]) -> bytes:
-    header, body = split(data)
-    fn(header["__metadata__"])
-    return join(header, body)
-
-
-def duplicate_key(data: bytes) -> bytes:
-    header, body = split(data)
-    name = next(k for k in header if k != "__metadata__")
-    text = json.dumps(header)
-    entry = json.dumps({name: header[name]})[1:-1]
-    return join(text[:-1] + ", " + entry + "}", body)
-
-
-def nan_tensor(data: bytes) -> bytes:
-    header, body = split(data)
-    start = header["G.main.0.weight"]["data_offsets"][0]
-    body = body[:start] + struct.pack("<f", float("nan")) + body[start + 4 :]
-    return join(header, body)
-
-
-class Evil:
-    """Unpickling this creates the file PWNED: proof that a loader ran the pickle."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (str(self.target), "w"))
-
-
-def zipped_pickle(target: Path) -> bytes:
-    path = target.parent / "z.zip"
-    with zipfile.ZipFile(path, "w") as z:  # the layout torch.save writes
-        z.writestr("archive/data.pkl", pickle.dumps(Evil(target)))
-    return path.read_bytes()
-
-
-BAD: dict[str, Callable[[bytes, Path], bytes]] = {
-    "pickle": lambda good, pwned: pickle.dumps({"G": Evil(pwned)}),
-    "zip": lambda good, pwned: zipped_pickle(pwned),
-    "truncated": lambda good, pwned: good[:-5],
-    "truncated_header": lambda good, pwned: good[:100],
-    "empty": lambda good, pwned: b"",
-    "giant_header_length": lambda good, pwned: struct.pack("<Q", 2**63) + good[8:],
-    "header_longer_than_file": lambda good, pwned: struct.pack("<Q", len(good)) + good[8:],
-    "duplicate_keys": lambda good, pwned: duplicate_key(good),
-    "non_string_metadata": lambda good, pwned: edit_meta(good, lambda m: m.update(format_version=1)),
-    "missing_key": lambda good, pwned: edit_meta(good, lambda m: m.pop("config")),
-    "no_metadata": lambda good, pwned: edit_meta(good, lambda m: m.clear()),
-    "future_format": lambda good, pwned: edit_meta(good, lambda m: m.update(format_version="99")),
-    "bad_json_config": lambda good, pwned: edit_meta(good, lambda m: m.update(config="{")),
-}
 
 
 @pytest.mark.parametrize("command", ["inspect", "sample"])
