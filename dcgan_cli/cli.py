@@ -88,8 +88,14 @@ def train(
     sample_every: Annotated[int, typer.Option(min=1, help="Steps between fixed-noise grids.")] = 500,
     save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 500,
     log_every: Annotated[int, typer.Option(min=1, help="Steps between logged statistics (a host sync each).")] = 1,
+    keep: Annotated[int, typer.Option(min=1, help="Checkpoints to keep: last.safetensors plus the newest N-1 "
+                                      "step snapshots (ckpt-STEP.safetensors).")] = 1,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory layout (faster on CPU).")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile G and D.")] = False,
+    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision on CUDA (bf16, or fp16 with loss scaling).")]
+    = False,
+    sync_bn: Annotated[bool, typer.Option("--sync-bn", help="Synchronise BatchNorm across torchrun processes "
+                                          "(CUDA).")] = False,
     cache_dir: Annotated[Path | None, typer.Option(help="Where decoded datasets are cached.  "
                                                       "\\[default: $DCGAN_CACHE_DIR or ~/.cache/dcgan]",
                                                       show_default=False)] = None,
@@ -117,12 +123,17 @@ def train(
         data=data, out=run_dir, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1,
         seed=seed, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size, channels=_parse_channels(channels),
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
-        channels_last=channels_last, compile=compile_, resume=resume, dry_run=dry_run,
+        keep=keep, channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume,
+        dry_run=dry_run,
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()), max_pixels=max_image_pixels,
     )
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 talks; the others still report errors
+        quiet, json_ = True, False
     console = err_console(quiet)
     with Renderer(console, json_lines=json_, quiet=quiet) as render:
         end = run_training(opts, render)
+    if end.get("rank", 0) != 0:
+        return
     if json_:
         from dcgan_cli.console import emit_json
 

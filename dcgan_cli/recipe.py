@@ -39,8 +39,11 @@ class TrainOptions:
     sample_every: int = 500
     save_every: int = 500
     log_every: int = 1
+    keep: int = 1  # checkpoints kept: last.safetensors plus keep - 1 step snapshots
     channels_last: bool = False
     compile: bool = False
+    amp: bool = False  # bf16 (or fp16 + grad scaling) autocast on CUDA
+    sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA)
     resume: bool = False
     dry_run: bool = False
     cache_dir: Path | None = None

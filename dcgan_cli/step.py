@@ -11,6 +11,7 @@ then G is updated to maximise log D(G(z)) (BCE against label 1) through the just
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,24 @@ class GanModules:
     netd: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    # D as the G step calls it. Under DDP this is the unwrapped D: its weights get no gradients in the G step,
+    # and a DDP forward whose parameters then produce none would leave DDP waiting for their reduction.
+    netd_for_g: nn.Module | None = None
+    amp_dtype: torch.dtype | None = None  # autocast dtype with --amp
+    scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler] | None = None  # (D, G), for float16 only
+
+    def autocast(self, device: torch.device) -> AbstractContextManager[object]:
+        return torch.autocast(device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+
+    def backward(self, loss: torch.Tensor, which: int) -> None:
+        (self.scalers[which].scale(loss) if self.scalers else loss).backward()
+
+    def step(self, opt: torch.optim.Optimizer, which: int) -> None:
+        if self.scalers:
+            self.scalers[which].step(opt)
+            self.scalers[which].update()
+        else:
+            opt.step()
 
 
 def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: bool = False) -> torch.Tensor:
@@ -38,27 +57,32 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     ones = torch.ones(batch, device=real.device)
     zeros = torch.zeros(batch, device=real.device)
 
+    D, G = 0, 1  # which loss scaler
     m.netd.zero_grad(set_to_none=True)
-    out_real = m.netd(real)
+    with m.autocast(real.device):
+        out_real = m.netd(real).float()
     err_real = bce_logits(out_real, ones)
     if poison:
         err_real = err_real * float("nan")
-    err_real.backward()
-    fake = m.netg(noise)
-    out_fake = m.netd(fake.detach())
+    m.backward(err_real, D)
+    with m.autocast(real.device):
+        fake = m.netg(noise)
+        out_fake = m.netd(fake.detach()).float()
     err_fake = bce_logits(out_fake, zeros)
-    err_fake.backward()
-    m.opt_d.step()
+    m.backward(err_fake, D)
+    m.step(m.opt_d, D)
 
     m.netg.zero_grad(set_to_none=True)
-    m.netd.requires_grad_(False)
+    netd_g = m.netd_for_g if m.netd_for_g is not None else m.netd
+    netd_g.requires_grad_(False)
     try:
-        out_g = m.netd(fake)
+        with m.autocast(real.device):
+            out_g = netd_g(fake).float()
         err_g = bce_logits(out_g, ones)
-        err_g.backward()
+        m.backward(err_g, G)
     finally:
-        m.netd.requires_grad_(True)
-    m.opt_g.step()
+        netd_g.requires_grad_(True)
+    m.step(m.opt_g, G)
 
     with torch.no_grad():
         return torch.stack(

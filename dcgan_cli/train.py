@@ -8,6 +8,7 @@ so 3 steps + resume + 3 steps gives exactly the weights of 6 steps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shlex
@@ -25,7 +26,8 @@ import torch
 from dcgan_cli import checkpoint, faults
 from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_input
 from dcgan_cli.device import select_device
-from dcgan_cli.errors import DivergedError, Interrupted, UsageError
+from dcgan_cli.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
+from dcgan_cli.errors import CheckpointError, DivergedError, Interrupted, UsageError
 from dcgan_cli.model import DCGANConfig, build_models
 from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
 from dcgan_cli.rundir import RunDir
@@ -63,7 +65,13 @@ class _StopFlag:
 
 
 def train(opts: TrainOptions, on_event: OnEvent) -> Event:
-    """Run training; returns the final event. Raises DcganError subclasses for everything a user can cause."""
+    """Run training; returns the final event. Raises DcganError subclasses for everything a user can cause.
+
+    Under torchrun every process calls this; only rank 0's events reach `on_event`.
+    """
+    env = DistEnv.from_env()
+    if not env.is_main:
+        on_event = _silent
     if opts.dry_run:
         if opts.resume:
             raise UsageError("--dry-run cannot be combined with --resume")
@@ -71,13 +79,17 @@ def train(opts: TrainOptions, on_event: OnEvent) -> Event:
             dry = dataclasses.replace(
                 opts, out=Path(tmp) / "run", max_steps=2, epochs=None, sample_every=1, save_every=2, cache_dir=None
             )
-            return _Trainer(dry, on_event).run() | {"dry_run": True}
-    return _Trainer(opts, on_event).run()
+            return _Trainer(dry, on_event, env).run() | {"dry_run": True}
+    return _Trainer(opts, on_event, env).run()
+
+
+def _silent(event: Event) -> None:
+    """The event sink of ranks other than 0."""
 
 
 class _Trainer:
-    def __init__(self, opts: TrainOptions, on_event: OnEvent) -> None:
-        self.opts = opts
+    def __init__(self, opts: TrainOptions, on_event: OnEvent, env: DistEnv) -> None:
+        self.opts, self.env = opts, env
         self.emit = on_event
         self.run_dir = RunDir(opts.out)
         self.stop = _StopFlag()
@@ -99,21 +111,52 @@ class _Trainer:
             cache_dir=self.opts.cache_dir, max_pixels=self.opts.max_pixels, on_progress=progress,
         )
 
+    def _load_for_resume(self) -> checkpoint.Checkpoint:
+        """last.safetensors, or, if something outside dcgan damaged it, the newest kept snapshot that loads."""
+        try:
+            return checkpoint.load(self.run_dir.checkpoint, for_resume=True)
+        except CheckpointError as damaged:
+            for snap in reversed(self.run_dir.snapshots()):
+                try:
+                    ckpt = checkpoint.load(snap, for_resume=True)
+                except CheckpointError:
+                    continue
+                self.emit({"event": "warning", "message": f"{damaged}; resuming from {snap.name} instead"})
+                return ckpt
+            raise
+
     def run(self) -> Event:
         opts, rd = self.opts, self.run_dir
         resumed = None
         if opts.resume:
             if not rd.checkpoint.exists():
                 raise UsageError(f"nothing to resume: {rd.checkpoint} does not exist")
-            resumed = checkpoint.load(rd.checkpoint, for_resume=True)
-            self.last_saved = (int(resumed.progress["step"]), rd.checkpoint)
+            resumed = self._load_for_resume()
+            self.last_saved = (int(resumed.progress["step"]), resumed.header.path if resumed.header else rd.checkpoint)
         elif rd.checkpoint.exists():
             raise UsageError(f"{rd.path} already holds a run; pass --resume to continue it, or pick another --out")
         model, recipe = resolve(opts, resumed)
-        device = select_device(opts.device)
-        for stale in rd.create():
-            self.emit({"event": "warning", "message": f"removed stale temp file {stale.name} from a killed save"})
-        data = self._load_data(model)
+        device = self.env.device(select_device(opts.device))
+        if (opts.amp or opts.sync_bn) and device.type != "cuda":
+            raise UsageError(f"--{'amp' if opts.amp else 'sync-bn'} needs CUDA (the device is {device})")
+        with process_group(self.env, device):
+            return self._run(model, recipe, device, resumed)
+
+    def _run(self, model: dict[str, Any], recipe: dict[str, Any], device: torch.device,
+             resumed: checkpoint.Checkpoint | None) -> Event:
+        rd, env = self.run_dir, self.env
+        if env.is_main:
+            for stale in rd.create():
+                self.emit({"event": "warning", "message": f"removed stale temp file {stale.name} from a killed save"})
+        if env.enabled and self.opts.cache_dir is not None:
+            # rank 0 decodes and fills the cache; the others then read it instead of decoding too
+            if env.is_main:
+                data = self._load_data(model)
+            barrier(env)
+            if not env.is_main:
+                data = self._load_data(model)
+        else:
+            data = self._load_data(model)
         self.emit({"event": "data", **data.report.to_dict()})
         model["channels"] = data.report.channels
         try:
@@ -124,25 +167,22 @@ class _Trainer:
             self.emit({"event": "warning", "message": "the image folder changed since the checkpoint; "
                        "batch order will differ from an uninterrupted run"})
         n = data.images.shape[0]
-        if n < recipe["batch_size"]:
-            self.emit({"event": "warning", "message": f"only {n} usable images, fewer than --batch-size "
-                       f"{recipe['batch_size']}: using batch size {n}"})
-            recipe["batch_size"] = n
+        if n < recipe["batch_size"] * env.world_size:
+            fit = max(1, n // env.world_size)
+            self.emit({"event": "warning", "message": f"only {n} usable images, fewer than a global batch of "
+                       f"{recipe['batch_size'] * env.world_size}: using batch size {fit} per process"})
+            recipe["batch_size"] = fit
         return self._loop(config, recipe, data, device, resumed)
 
     def _build(self, config: DCGANConfig, recipe: dict[str, Any], device: torch.device,
                resumed: checkpoint.Checkpoint | None) -> tuple[GanModules, GanModules, torch.Generator, torch.Tensor]:
         netg, netd = build_models(config, seed=derive_seed(recipe["seed"], "weights"))
+        if self.opts.sync_bn:
+            netg = torch.nn.SyncBatchNorm.convert_sync_batchnorm(netg)
+            netd = torch.nn.SyncBatchNorm.convert_sync_batchnorm(netd)
         noise_gen = torch.Generator().manual_seed(derive_seed(recipe["seed"], "noise"))
         fixed = torch.randn(FIXED_NOISE_SIZE, config.nz, 1, 1,
                             generator=torch.Generator().manual_seed(derive_seed(recipe["seed"], "fixed")))
-        if resumed is not None:
-            netg.load_state_dict(resumed.generator)
-            netd.load_state_dict(resumed.discriminator or {})
-            if not faults.active("skip_rng_restore"):  # the negative control of the resume test
-                noise_gen.set_state(resumed.rng["noise"])
-            if resumed.fixed_noise is not None:
-                fixed = resumed.fixed_noise
         fmt = torch.channels_last if self.opts.channels_last else torch.contiguous_format
         netg.to(device, memory_format=fmt)
         netd.to(device, memory_format=fmt)
@@ -150,12 +190,28 @@ class _Trainer:
         raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe["lr"], betas=betas),
                          torch.optim.Adam(netd.parameters(), recipe["lr"], betas=betas))
         if resumed is not None:
-            raw.opt_g.load_state_dict(resumed.opt_g or {})
-            raw.opt_d.load_state_dict(resumed.opt_d or {})
-        fast = raw
+            # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
+            stored = checkpoint.restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise_gen,
+                                        rng=not faults.active("skip_rng_restore"))
+            fixed = stored if stored is not None else fixed
+        if self.env.enabled and self.env.rank > 0:
+            # other ranks draw their own noise (rank 0's stream is the checkpointed one)
+            noise_gen.manual_seed(derive_seed(recipe["seed"], f"noise:{self.env.rank}:{self._start_step(resumed)}"))
+        fast = dataclasses.replace(raw, netg=wrap(netg, self.env, device), netd=wrap(netd, self.env, device),
+                                   netd_for_g=netd if self.env.enabled else None)
+        if self.opts.amp:
+            bf16 = torch.cuda.is_bf16_supported()
+            fast.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+            fast.scalers = None if bf16 else (torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda"))
         if self.opts.compile:
-            fast = dataclasses.replace(raw, netg=torch.compile(netg), netd=torch.compile(netd))
+            fast.netg, fast.netd = torch.compile(fast.netg), torch.compile(fast.netd)
+            if fast.netd_for_g is not None:
+                fast.netd_for_g = torch.compile(fast.netd_for_g)
         return raw, fast, noise_gen, fixed.to(device)
+
+    @staticmethod
+    def _start_step(resumed: checkpoint.Checkpoint | None) -> int:
+        return int(resumed.progress["step"]) if resumed else 0
 
     # --- the loop --------------------------------------------------------------------------------------
 
@@ -163,20 +219,25 @@ class _Trainer:
               resumed: checkpoint.Checkpoint | None) -> Event:
         opts, rd = self.opts, self.run_dir
         raw, fast, noise_gen, fixed = self._build(config, recipe, device, resumed)
+        env = self.env
         n, batch = data.images.shape[0], recipe["batch_size"]
-        per_epoch = n // batch
+        per_epoch = n // (batch * env.world_size)  # global batches: every rank takes its slice of each
         epochs = opts.epochs if opts.epochs is not None else (None if opts.max_steps else DEFAULT_EPOCHS)
         total = min(x for x in (opts.max_steps, epochs * per_epoch if epochs else None) if x is not None)
         progress = dict(resumed.progress) if resumed else {"step": 0, "epoch": 0, "position": 0}
         step, epoch, position = progress["step"], progress["epoch"], progress["position"]
+        old_world = int((resumed.options if resumed else {}).get("world_size", 1))
+        if old_world != env.world_size:  # same images seen so far, counted in the new global batches
+            position = position * old_world // env.world_size
         if position >= per_epoch:
             epoch, position = epoch + 1, 0
         options = {**recipe, "epochs": epochs, "max_steps": opts.max_steps, "channels_last": opts.channels_last,
-                   "compile": opts.compile, "sample_every": opts.sample_every, "save_every": opts.save_every}
+                   "compile": opts.compile, "sample_every": opts.sample_every, "save_every": opts.save_every,
+                   "world_size": env.world_size, "amp": opts.amp, "sync_bn": opts.sync_bn}
         state = _LoopState(self, raw, config, options, noise_gen, fixed, data)
-        if resumed:
+        if env.is_main and resumed:
             rd.truncate_metrics(step)
-        else:
+        elif env.is_main:
             rd.save_real(data.images)
         nan_step = faults.value("nan_at_step")
         sigint_step = faults.value("sigint_at_step")
@@ -184,16 +245,21 @@ class _Trainer:
         bad = torch.zeros((), dtype=torch.bool, device=device)
         epoch_steps, t_log, step_log = 0, time.perf_counter(), step
         t_start, step_start = t_log, step
-        with self.stop.installed(), rd.open_metrics() as metrics:
+        metrics_file = rd.open_metrics() if env.is_main else contextlib.nullcontext(None)
+        stopping = False
+        with self.stop.installed(), metrics_file as metrics:
             # emitted once the signal handlers are in place: a parent that signals after it is safe
             self.emit({"event": "start", "run_dir": str(rd.path), "device": str(device),
                        "config": config.to_dict(), "options": options, "images": n, "steps_per_epoch": per_epoch,
-                       "total_steps": total, "start_step": step, "epochs": epochs, "resumed": resumed is not None})
-            while step < total and self.stop.signum is None:
+                       "total_steps": total, "start_step": step, "epochs": epochs, "resumed": resumed is not None,
+                       "world_size": env.world_size, "global_batch": batch * env.world_size,
+                       "weights_in_sync": same_on_all_ranks(env, raw.netg, raw.netd)})
+            while step < total and not stopping:
                 perm = epoch_permutation(n, recipe["seed"], epoch)
                 t_epoch = time.perf_counter()
-                while position < per_epoch and step < total and self.stop.signum is None:
-                    idx = perm[position * batch : (position + 1) * batch]
+                while position < per_epoch and step < total and not stopping:
+                    first = (position * env.world_size + env.rank) * batch
+                    idx = perm[first : first + batch]
                     real = to_model_input(data.images[idx], device, opts.channels_last)
                     noise = torch.randn(batch, config.nz, 1, 1, generator=noise_gen).to(device)
                     stats = train_step(fast, real, noise, poison=step + 1 == nan_step)
@@ -203,19 +269,21 @@ class _Trainer:
                     if step % opts.log_every == 0 or step == total:
                         now = time.perf_counter()
                         values = dict(zip(STATS, stats.tolist()))
-                        if not all(map(_finite, values.values())) or bool(bad):
+                        if any_rank(env, not all(map(_finite, values.values())) or bool(bad), device):
                             raise self._diverged(step, values)
                         row = {"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in values.items()},
                                "img_per_s": round((step - step_log) * batch / max(now - t_log, 1e-9), 2),
                                "elapsed": round(now - t_start, 3)}
-                        metrics.write(_json(row) + "\n")
-                        metrics.flush()
+                        if metrics is not None:
+                            metrics.write(_json(row) + "\n")
+                            metrics.flush()
                         self.emit({"event": "step", "total_steps": total, **row})
                         t_log, step_log = now, step
                     else:
                         bad |= ~torch.isfinite(stats).all()
                     if step == sigint_step:
                         os.kill(os.getpid(), signal.SIGINT)
+                    stopping = any_rank(env, self.stop.signum is not None, device)  # all ranks stop together
                     if step % opts.sample_every == 0 and step < total:
                         state.sample(step)
                     if step % opts.save_every == 0 and step < total:
@@ -229,24 +297,27 @@ class _Trainer:
                     epoch, position, epoch_steps = epoch + 1, 0, 0
                     epoch_sum.zero_()
                     state.position = (step, epoch, position)
-            if self.stop.signum is not None:
+            if stopping:
                 path = state.save(bad)
-                name = signal.Signals(self.stop.signum).name
+                barrier(env)
+                name = signal.Signals(self.stop.signum or signal.SIGTERM).name
                 self.emit({"event": "interrupted", "signal": name, "step": step, "checkpoint": str(path)})
                 raise Interrupted(
                     f"interrupted ({name}) at step {step}; saved {path}; resume with: dcgan train "
                     f"{shlex.quote(str(opts.data))} --out {shlex.quote(str(rd.path))} --resume"
                 )
             path = state.save(bad) if self.last_saved is None or self.last_saved[0] != step else rd.checkpoint
-            if step > 0 and not rd.sample_path(step).exists():
+            if step > 0 and env.is_main and not rd.sample_path(step).exists():
                 state.sample(step)
+            in_sync = same_on_all_ranks(env, raw.netg, raw.netd)
+            barrier(env)
         seconds = time.perf_counter() - t_start
         return {
             "event": "end", "step": step, "epoch": epoch, "seconds": round(seconds, 3),
             "img_per_s": round((step - step_start) * batch / max(seconds, 1e-9), 2), "checkpoint": str(path),
             "loss_plot": _str(rd.write_loss_plot()), "progress_gif": _str(rd.write_progress_gif()),
-            "run_dir": str(rd.path),
-        }
+            "run_dir": str(rd.path), "world_size": env.world_size, "weights_in_sync": in_sync,
+        } if env.is_main else {"event": "end", "step": step, "rank": env.rank}
 
     def _diverged(self, step: int, values: dict[str, float]) -> DivergedError:
         self.emit({"event": "diverged", "step": step, **values})
@@ -269,6 +340,8 @@ class _LoopState:
         self.position = (0, 0, 0)
 
     def sample(self, step: int) -> None:
+        if not self.trainer.env.is_main:
+            return
         netg = self.raw.netg
         netg.eval()  # running BatchNorm statistics: the grid does not depend on what else is in the batch
         with torch.no_grad():
@@ -281,6 +354,9 @@ class _LoopState:
         step, epoch, position = self.position
         if bool(bad):
             raise self.trainer._diverged(step, {"loss_d": float("nan"), "loss_g": float("nan")})
+        path = self.trainer.run_dir.checkpoint
+        if not self.trainer.env.is_main:
+            return path
         ckpt = checkpoint.Checkpoint(
             config=self.config.to_dict(),
             generator=self.raw.netg.state_dict(),
@@ -293,10 +369,11 @@ class _LoopState:
             options=self.options,
             dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used},
         )
-        path = self.trainer.run_dir.checkpoint
         size = checkpoint.save(path, ckpt)
         self.trainer.last_saved = (step, path)
-        self.trainer.emit({"event": "checkpoint", "step": step, "path": str(path), "bytes": size})
+        snapshot = self.trainer.run_dir.keep_snapshot(step, self.trainer.opts.keep)
+        self.trainer.emit({"event": "checkpoint", "step": step, "path": str(path), "bytes": size,
+                           "snapshot": str(snapshot) if snapshot else None})
         return path
 
 
