@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,14 +68,37 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    """PNG with fixed encoder settings and no time or text chunks, so equal pixels give equal bytes.
-
-    zlib level 1: about 3x faster to encode than the default 6 for ~15% larger files; encoding, not the
-    generator, was the bottleneck of `dcgan sample -o DIR/`.
-    """
+    """A Pillow image (the loss plot) as PNG, with fixed settings and no time or text chunks."""
     buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
+    image.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_pngs(images: torch.Tensor) -> list[bytes]:
+    """uint8 (N, C, H, W), C = 1 or 3 -> one 8-bit PNG per image, equal pixels always giving equal bytes.
+
+    Written out here rather than through Pillow because writing PNGs was half the cost of `dcgan sample -o DIR/`:
+    the "Up" filter is one vectorised subtraction for the whole batch, and zlib (level 1) releases the GIL, so it
+    overlaps the next batch's forward pass. 0.41 ms an image against Pillow's 0.86, files ~8% larger (measured at
+    64x64). Pillow reads them back in the tests.
+    """
+    n, c, h, w = images.shape
+    rows = images.permute(0, 2, 3, 1).reshape(n, h, w * c)
+    up = rows.clone()
+    up[:, 1:] = (rows[:, 1:].int() - rows[:, :-1].int()).remainder(256).to(torch.uint8)
+    filtered = torch.cat([torch.full((n, h, 1), 2, dtype=torch.uint8), up], dim=2).contiguous().numpy()
+    head = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2 if c == 3 else 0, 0, 0, 0))
+    end = _chunk(b"IEND", b"")
+    return [head + _chunk(b"IDAT", zlib.compress(filtered[k].tobytes(), 1)) + end for k in range(n)]
+
+
+def tensor_png(image: torch.Tensor) -> bytes:
+    """One uint8 (C, H, W) image as PNG: the same bytes as that image in a batch."""
+    return encode_pngs(image.unsqueeze(0))[0]
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -23,7 +23,7 @@ from PIL import Image
 
 from dcgan_cli import checkpoint, faults
 from dcgan_cli.errors import OutputError
-from dcgan_cli.images import gif_bytes, grid, save_png, to_pil, to_uint8, write_atomic
+from dcgan_cli.images import gif_bytes, grid, save_png, tensor_png, to_uint8, write_atomic
 from dcgan_cli.plot import loss_curve
 
 GIF_FRAME_MS = 200
@@ -105,11 +105,11 @@ class RunDir:
         return self.samples / f"step_{step:08d}.png"
 
     def save_grid(self, images: torch.Tensor, path: Path) -> Path:
-        save_png(to_pil(grid(to_uint8(images))), path)
+        write_atomic(path, tensor_png(grid(to_uint8(images))))
         return path
 
     def save_real(self, images_u8: torch.Tensor) -> Path:
-        save_png(to_pil(grid(images_u8[:64])), self.real_png)
+        write_atomic(self.real_png, tensor_png(grid(images_u8[:64])))
         return self.real_png
 
     def write_loss_plot(self) -> Path | None:

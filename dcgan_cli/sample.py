@@ -26,7 +26,7 @@ import torch
 
 from dcgan_cli import checkpoint
 from dcgan_cli.errors import CheckpointError, OutputError, UsageError
-from dcgan_cli.images import GridCanvas, gif_bytes, png_bytes, save_png, to_pil, to_uint8, write_atomic
+from dcgan_cli.images import GridCanvas, encode_pngs, gif_bytes, tensor_png, to_pil, to_uint8, write_atomic
 from dcgan_cli.model import DCGANConfig, Generator, fold_batchnorm
 
 MAX_SEED = 2**32 - 1  # what numpy's RandomState accepts, as in stylegan2-ada; torch would take 2**64-1
@@ -219,8 +219,8 @@ class FolderSink:
         self.pending: Future[None] | None = None
 
     def _write(self, keys: Sequence[int], images: torch.Tensor) -> None:
-        for key, image in zip(keys, images):
-            save_png(to_pil(image), self.folder / self.names[key])
+        for key, data in zip(keys, encode_pngs(images)):
+            write_atomic(self.folder / self.names[key], data)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -250,7 +250,7 @@ class GridSink:
             self.canvas.add(image)
 
     def finish(self) -> bytes:
-        return png_bytes(to_pil(self.canvas.image))
+        return tensor_png(self.canvas.image)
 
 
 class GifSink:
