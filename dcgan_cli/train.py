@@ -14,10 +14,8 @@ import os
 import shlex
 import signal
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_in
 from dcgan_cli.device import select_device
 from dcgan_cli.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
 from dcgan_cli.errors import CheckpointError, DivergedError, Interrupted, UsageError
+from dcgan_cli.interrupt import StopFlag
 from dcgan_cli.model import DCGANConfig, build_models
 from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
 from dcgan_cli.rundir import RunDir
@@ -35,34 +34,6 @@ from dcgan_cli.step import STATS, GanModules, train_step
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
-
-class _StopFlag:
-    """SIGINT/SIGTERM only set a flag: the loop finishes its step, saves, then stops.
-
-    A second signal during the save lands here too, so it cannot tear the save in half.
-    """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum: int, frame: object) -> None:
-            self.signum = signum
-
-        for s in previous:
-            signal.signal(s, handler)
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
-
 
 def train(opts: TrainOptions, on_event: OnEvent) -> Event:
     """Run training; returns the final event. Raises DcganError subclasses for everything a user can cause.
@@ -92,7 +63,7 @@ class _Trainer:
         self.opts, self.env = opts, env
         self.emit = on_event
         self.run_dir = RunDir(opts.out)
-        self.stop = _StopFlag()
+        self.stop = StopFlag()
         self.last_saved: tuple[int, Path] | None = None
 
     # --- set-up ----------------------------------------------------------------------------------------
