@@ -1,6 +1,6 @@
 """The checkpoint file format: the only module that reads or writes it.
 
-One `.safetensors` file holds everything: G and D weights (`G.*`, `D.*`), both Adam states
+One `.safetensors` file holds everything: G and D weights (`G.*`, `D.*`, and `G_ema.*` with --ema), both Adam states
 (`optG.state.<i>.<name>`, param groups as JSON metadata), RNG states (`rng.*`) and the fixed preview noise.
 Structured facts live in `__metadata__` as JSON strings, because safetensors allows only str -> str there.
 
@@ -65,6 +65,7 @@ class Checkpoint:
     generator: dict[str, torch.Tensor]
     header: Header | None = None  # set by load(): what was validated before the tensors were read
     discriminator: dict[str, torch.Tensor] | None = None
+    generator_ema: dict[str, torch.Tensor] | None = None  # with --ema: the averaged G that sampling prefers
     opt_g: dict[str, Any] | None = None
     opt_d: dict[str, Any] | None = None
     rng: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -149,7 +150,7 @@ def encode(ckpt: Checkpoint) -> bytes:
     from safetensors.torch import save
 
     tensors: dict[str, torch.Tensor] = {}
-    for prefix, sd in (("G", ckpt.generator), ("D", ckpt.discriminator or {})):
+    for prefix, sd in (("G", ckpt.generator), ("D", ckpt.discriminator or {}), ("G_ema", ckpt.generator_ema or {})):
         for k, v in sd.items():
             tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
     meta = {
@@ -240,10 +241,12 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
         raise CheckpointError(f"{path}: holds no training state (D, optimizers, RNG); it cannot resume training")
     with torch.device("meta"):  # shapes only: no memory, no random init
         expected = {f"G.{k}": tuple(v.shape) for k, v in Generator(config).state_dict().items()}
+        if any(n.startswith("G_ema.") for n in header.tensors):
+            expected.update({f"G_ema.{k[2:]}": shape for k, shape in expected.items()})
         if any(n.startswith("D.") for n in header.tensors):
             expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})
     _check_shapes(path, header, expected)
-    wanted = [n for n in header.tensors if for_resume or n.startswith("G.")]
+    wanted = [n for n in header.tensors if for_resume or n.startswith(("G.", "G_ema."))]
     tensors: dict[str, torch.Tensor] = {}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -265,6 +268,7 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
         config=config.to_dict(),
         header=header,
         generator=group("G."),
+        generator_ema=group("G_ema.") or None,
         progress=header.progress,
         options=options,
         dataset=dataset,
@@ -286,7 +290,7 @@ def _check_shapes(path: Path, header: Header, expected: dict[str, tuple[int, ...
             problems.append(f"{name} missing")
         elif info.shape != shape:
             problems.append(f"{name}: file {list(info.shape)} vs expected {list(shape)}")
-    known = ("G.", "D.", "optG.state.", "optD.state.", "rng.", "fixed_noise")
+    known = ("G.", "G_ema.", "D.", "optG.state.", "optD.state.", "rng.", "fixed_noise")
     problems += [f"unexpected tensor {n}" for n in header.tensors if n not in expected and not n.startswith(known)]
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
@@ -314,7 +318,8 @@ def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str
 
 
 def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_g: torch.optim.Optimizer,
-            opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True) -> torch.Tensor | None:
+            opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True,
+            ema: torch.nn.Module | None = None) -> torch.Tensor | None:
     """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
 
     Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
@@ -328,6 +333,10 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
         opt_d.load_state_dict(ckpt.opt_d or {})
         if rng:
             noise.set_state(ckpt.rng["noise"])
+        if ema is not None:
+            if ckpt.generator_ema is None:
+                raise KeyError("the checkpoint has no G_ema tensors")
+            ema.load_state_dict(ckpt.generator_ema)
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{path}: training state does not fit the model ({reason})") from None

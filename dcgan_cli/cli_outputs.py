@@ -30,6 +30,8 @@ Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing o
 BatchSize = Annotated[int, typer.Option(min=1, max=65536, help="Images per forward pass (memory vs speed).")]
 Truncation = Annotated[float | None, typer.Option(min=0.1, help="Redraw latent components with |z| above this "
                                                      "bound (less variety, fewer artefacts).", show_default=False)]
+NoEma = Annotated[bool, typer.Option("--no-ema", help="Use the raw generator even if the checkpoint holds an "
+                                     "EMA one (from train --ema).")]
 Nrow = Annotated[int | None, typer.Option(min=1, help="Images per grid row.  \\[default: about sqrt(n)]",
                                              show_default=False)]
 
@@ -164,6 +166,7 @@ def sample(
                                               "the tutorial displays samples. Images then depend on their batch: "
                                               "not reproducible across --batch-size or seed lists.")] = False,
     device: Device = "auto",
+    no_ema: NoEma = False,
     batch_size: BatchSize = 256,
     json_: Json = False,
     quiet: Quiet = False,
@@ -185,10 +188,11 @@ def sample(
 
     from dcgan_cli.device import select_device
 
-    netg, config, header = lib.load_generator(path, select_device(device), batch_stats)
+    netg, config, header = lib.load_generator(path, select_device(device), batch_stats, ema=not no_ema)
     step = header.progress.get("step")
+    used_ema = not no_ema and any(name.startswith("G_ema.") for name in header.tensors)
     manifest = {"checkpoint": str(path), "step": step, "truncation": truncation, "batch_stats": batch_stats,
-                "files": {str(s): name for s, name in names.items()}}
+                "ema": used_ema, "files": {str(s): name for s, name in names.items()}}
     shape = (config.channels, config.image_size, config.image_size)
     sink = lib.open_sink(kind, out, len(seed_list), shape, nrow, names, manifest)
     start = time.perf_counter()
@@ -204,7 +208,7 @@ def sample(
 
         emit_json({"files": files, "seeds": seed_list, "checkpoint": str(path), "step": step,
                    "output": "-" if out is None else str(out), "truncation": truncation, "batch_stats": batch_stats,
-                   "seconds": round(seconds, 3), "img_per_s": round(rate, 1)})
+                   "ema": used_ema, "seconds": round(seconds, 3), "img_per_s": round(rate, 1)})
     from dcgan_cli.console import err_console, safe_text
 
     where = "stdout" if out is None else safe_text(str(out))
@@ -227,6 +231,7 @@ def interpolate(
     force: Force = False,
     truncation: Truncation = None,
     device: Device = "auto",
+    no_ema: NoEma = False,
     batch_size: BatchSize = 256,
     json_: Json = False,
     quiet: Quiet = False,
@@ -250,7 +255,7 @@ def interpolate(
 
     from dcgan_cli.device import select_device
 
-    netg, config, header = lib.load_generator(path, select_device(device))
+    netg, config, header = lib.load_generator(path, select_device(device), ema=not no_ema)
     z, keyframes = lib.walk(lib.latents(seeds, config.nz, truncation), steps, mode.value, loop)
     step = header.progress.get("step")
     manifest = {"checkpoint": str(path), "step": step, "seeds": seeds, "steps": steps, "mode": mode.value,

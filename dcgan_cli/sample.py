@@ -97,16 +97,20 @@ def latents(seeds: Sequence[int], nz: int, truncation: float | None = None) -> t
 
 
 def load_generator(
-    path: Path, device: torch.device | str = "cpu", batch_stats: bool = False
+    path: Path, device: torch.device | str = "cpu", batch_stats: bool = False, ema: bool = True
 ) -> tuple[Generator, DCGANConfig, checkpoint.Header]:
-    """G from a checkpoint (validated, finite), on `device`, in eval mode unless batch_stats."""
+    """G from a checkpoint (validated, finite), on `device`, in eval mode unless batch_stats.
+
+    A checkpoint trained with --ema holds an averaged G too; it is used unless `ema` is False.
+    """
     ckpt = checkpoint.load(path)
     assert ckpt.header is not None
     config = DCGANConfig.from_dict(ckpt.config)  # load() already turned a bad config into CheckpointError
     with torch.device("meta"):  # no random init of weights that are replaced at once
         netg = Generator(config)
+    weights = ckpt.generator_ema if ema and ckpt.generator_ema is not None else ckpt.generator
     try:
-        netg.load_state_dict(ckpt.generator, strict=True, assign=True)
+        netg.load_state_dict(weights, strict=True, assign=True)
     except RuntimeError as e:  # e.g. an extra G.* tensor the shape check lets through
         first = str(e).strip().splitlines()[-1].strip() if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: generator weights do not fit the model ({first})") from None

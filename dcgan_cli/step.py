@@ -94,3 +94,11 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
                 torch.sigmoid(out_g).mean(),
             ]
         ).detach()
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, netg: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * G, for weights; BatchNorm statistics are copied, as StyleGAN does."""
+    torch._foreach_lerp_(list(ema.parameters()), list(netg.parameters()), 1.0 - decay)
+    for mine, theirs in zip(ema.buffers(), netg.buffers()):
+        mine.copy_(theirs)

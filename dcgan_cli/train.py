@@ -9,6 +9,7 @@ so 3 steps + resume + 3 steps gives exactly the weights of 6 steps.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import os
 import shlex
@@ -30,7 +31,7 @@ from dcgan_cli.interrupt import StopFlag
 from dcgan_cli.model import DCGANConfig, build_models
 from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
 from dcgan_cli.rundir import RunDir
-from dcgan_cli.step import STATS, GanModules, train_step
+from dcgan_cli.step import STATS, GanModules, train_step, update_ema
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
@@ -65,6 +66,7 @@ class _Trainer:
         self.run_dir = RunDir(opts.out)
         self.stop = StopFlag()
         self.last_saved: tuple[int, Path] | None = None
+        self.ema: torch.nn.Module | None = None  # with --ema: the averaged copy of G
 
     # --- set-up ----------------------------------------------------------------------------------------
 
@@ -160,10 +162,12 @@ class _Trainer:
         betas = (recipe["beta1"], 0.999)
         raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe["lr"], betas=betas),
                          torch.optim.Adam(netd.parameters(), recipe["lr"], betas=betas))
+        if recipe["ema"] is not None:
+            self.ema = copy.deepcopy(netg).requires_grad_(False)
         if resumed is not None:
             # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
             stored = checkpoint.restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise_gen,
-                                        rng=not faults.active("skip_rng_restore"))
+                                        rng=not faults.active("skip_rng_restore"), ema=self.ema)
             fixed = stored if stored is not None else fixed
         if self.env.enabled and self.env.rank > 0:
             # other ranks draw their own noise (rank 0's stream is the checkpointed one)
@@ -234,6 +238,8 @@ class _Trainer:
                     real = to_model_input(data.images[idx], device, opts.channels_last)
                     noise = torch.randn(batch, config.nz, 1, 1, generator=noise_gen).to(device)
                     stats = train_step(fast, real, noise, poison=step + 1 == nan_step)
+                    if self.ema is not None:
+                        update_ema(self.ema, raw.netg, recipe["ema"])
                     step, position, epoch_steps = step + 1, position + 1, epoch_steps + 1
                     epoch_sum += stats
                     state.position = (step, epoch, position)
@@ -332,6 +338,7 @@ class _LoopState:
             config=self.config.to_dict(),
             generator=self.raw.netg.state_dict(),
             discriminator=self.raw.netd.state_dict(),
+            generator_ema=self.trainer.ema.state_dict() if self.trainer.ema is not None else None,
             opt_g=self.raw.opt_g.state_dict(),
             opt_d=self.raw.opt_d.state_dict(),
             rng={"noise": self.noise_gen.get_state()},
