@@ -82,6 +82,10 @@ def train(
                                                    show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed for weights, batch order and noise.  "
                                                 "\\[default: 999, the tutorial's]", show_default=False)] = None,
+    loss: Annotated[str | None, typer.Option(help="bce (the paper's, non-saturating for G) or hinge.  "
+                                            "\\[default: bce]", show_default=False)] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help="One-sided label smoothing: real label 1 - S "
+                                                          "(e.g. 0.1).  \\[default: 0]", show_default=False)] = None,
     ema: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Keep an exponential moving average of G's "
                                               "weights with this decay (e.g. 0.999); `sample` then uses it.  "
                                               "\\[default: off, as in the paper]", show_default=False)] = None,
@@ -117,6 +121,10 @@ def train(
         raise UsageError(f"--image-size must be a power of two from 16 to 256, got {image_size}")
     if lr is not None and lr <= 0:
         raise UsageError("--lr must be greater than 0")
+    if loss is not None and loss not in ("bce", "hinge"):
+        raise UsageError(f"--loss must be bce or hinge, got {loss!r}")
+    if label_smoothing is not None and not 0 <= label_smoothing < 0.5:
+        raise UsageError("--label-smoothing must be from 0 to below 0.5, e.g. 0.1")
     if ema is not None and not 0 < ema < 1:
         raise UsageError("--ema must be a decay between 0 and 1 (exclusive), e.g. 0.999")
     run_dir = out if out is not None else Path("runs") / (data.resolve().name or "run")
@@ -126,7 +134,8 @@ def train(
 
     opts = TrainOptions(
         data=data, out=run_dir, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1,
-        seed=seed, ema=ema, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size, channels=_parse_channels(channels),
+        seed=seed, ema=ema, loss=loss, label_smoothing=label_smoothing, nz=nz, ngf=ngf, ndf=ndf,
+        image_size=image_size, channels=_parse_channels(channels),
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
         keep=keep, channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume,
         dry_run=dry_run,

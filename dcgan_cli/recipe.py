@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from dcgan_cli.checkpoint import Checkpoint
 
 # The tutorial's values; a resumed run must keep them, so they live in the checkpoint.
-RECIPE_DEFAULTS: dict[str, Any] = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999, "ema": None}
+RECIPE_DEFAULTS: dict[str, Any] = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999, "ema": None,
+                                   "loss": "bce", "label_smoothing": 0.0}
 MODEL_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64}
 DEFAULT_EPOCHS = 5
 FIXED_NOISE_SIZE = 64
@@ -29,6 +30,8 @@ class TrainOptions:
     lr: float | None = None
     beta1: float | None = None
     seed: int | None = None
+    loss: str | None = None  # "bce" (the paper's) or "hinge"
+    label_smoothing: float | None = None  # one-sided: real label 1 - s
     ema: float | None = None  # decay of an exponential moving average of G's weights; None: no EMA (the paper's)
     nz: int | None = None
     ngf: int | None = None

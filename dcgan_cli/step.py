@@ -7,6 +7,7 @@ then G is updated to maximise log D(G(z)) (BCE against label 1) through the just
   tutorial computes and then throws away with the next `netD.zero_grad()`.
 - The statistics stay on the device; the caller decides when to pay for a host sync.
 - backward() after each D forward (as pytorch/examples does) keeps it safe under DDP with BatchNorm.
+Opt-in departures from the paper: the hinge loss and one-sided label smoothing (`GanModules.loss`/`real_label`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ class GanModules:
     netd_for_g: nn.Module | None = None
     amp_dtype: torch.dtype | None = None  # autocast dtype with --amp
     scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler] | None = None  # (D, G), for float16 only
+    loss: str = "bce"  # "bce": the paper's (non-saturating for G); "hinge": the SNGAN/BigGAN hinge loss
+    real_label: float = 1.0  # below 1 with --label-smoothing (one-sided: fakes stay at 0)
+
+    def d_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        if self.loss == "hinge":
+            return torch.relu(1 - logits).mean() if real else torch.relu(1 + logits).mean()
+        return bce_logits(logits, torch.full_like(logits, self.real_label if real else 0.0))
+
+    def g_loss(self, logits: torch.Tensor) -> torch.Tensor:
+        return -logits.mean() if self.loss == "hinge" else bce_logits(logits, torch.ones_like(logits))
 
     def autocast(self, device: torch.device) -> AbstractContextManager[object]:
         return torch.autocast(device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
@@ -53,22 +64,18 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
 
     `poison` multiplies the D loss by NaN: the deterministic divergence the fault tests need.
     """
-    batch = real.shape[0]
-    ones = torch.ones(batch, device=real.device)
-    zeros = torch.zeros(batch, device=real.device)
-
     D, G = 0, 1  # which loss scaler
     m.netd.zero_grad(set_to_none=True)
     with m.autocast(real.device):
         out_real = m.netd(real).float()
-    err_real = bce_logits(out_real, ones)
+    err_real = m.d_loss(out_real, real=True)
     if poison:
         err_real = err_real * float("nan")
     m.backward(err_real, D)
     with m.autocast(real.device):
         fake = m.netg(noise)
         out_fake = m.netd(fake.detach()).float()
-    err_fake = bce_logits(out_fake, zeros)
+    err_fake = m.d_loss(out_fake, real=False)
     m.backward(err_fake, D)
     m.step(m.opt_d, D)
 
@@ -78,7 +85,7 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     try:
         with m.autocast(real.device):
             out_g = netd_g(fake).float()
-        err_g = bce_logits(out_g, ones)
+        err_g = m.g_loss(out_g)
         m.backward(err_g, G)
     finally:
         netd_g.requires_grad_(True)

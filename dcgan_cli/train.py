@@ -172,6 +172,7 @@ class _Trainer:
         if self.env.enabled and self.env.rank > 0:
             # other ranks draw their own noise (rank 0's stream is the checkpointed one)
             noise_gen.manual_seed(derive_seed(recipe["seed"], f"noise:{self.env.rank}:{self._start_step(resumed)}"))
+        raw.loss, raw.real_label = recipe["loss"], 1.0 - recipe["label_smoothing"]
         fast = dataclasses.replace(raw, netg=wrap(netg, self.env, device), netd=wrap(netd, self.env, device),
                                    netd_for_g=netd if self.env.enabled else None)
         if self.opts.amp:

@@ -1,4 +1,4 @@
-"""--ema: an averaged generator saved beside G, resumed exactly, preferred by sample, shown by inspect."""
+"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing): saved, resumed exactly, recorded."""
 
 from __future__ import annotations
 
@@ -48,3 +48,22 @@ def test_ema_cannot_change_on_resume_and_is_off_by_default(image_dir: Path, tmp_
     assert r.exit_code == 2 and "--ema 0.99 (checkpoint: None)" in r.stderr
     r = train(image_dir, tmp_path / "other", "--ema", "1.5")
     assert r.exit_code == 2
+
+
+def test_loss_options_train_resume_exactly_and_are_recorded(image_dir: Path, tmp_path: Path) -> None:
+    opts = ["--loss", "hinge", "--label-smoothing", "0.1"]
+    assert train(image_dir, tmp_path / "whole", "--max-steps", "4", *opts).exit_code == 0
+    assert train(image_dir, tmp_path / "split", "--max-steps", "2", *opts).exit_code == 0
+    r = train(image_dir, tmp_path / "split", "--max-steps", "4", "--resume")
+    assert r.exit_code == 0, r.stderr
+    whole = load_file(tmp_path / "whole" / "last.safetensors")
+    split = load_file(tmp_path / "split" / "last.safetensors")
+    assert all(torch.equal(whole[k], split[k]) for k in whole if k.startswith(("G.", "D.")))
+    assert train(image_dir, tmp_path / "bce", "--max-steps", "4").exit_code == 0
+    bce = load_file(tmp_path / "bce" / "last.safetensors")
+    assert not torch.equal(bce["G.main.0.weight"], whole["G.main.0.weight"])  # the option changes training
+    info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "whole"), "--json"]).stdout)
+    assert info["options"]["loss"] == "hinge" and info["options"]["label_smoothing"] == 0.1
+    r = train(image_dir, tmp_path / "whole", "--max-steps", "5", "--resume", "--loss", "bce")
+    assert r.exit_code == 2 and "--loss bce (checkpoint: hinge)" in r.stderr
+    assert train(image_dir, tmp_path / "x", "--loss", "wasserstein").exit_code == 2
