@@ -319,7 +319,7 @@ def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str
 
 def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_g: torch.optim.Optimizer,
             opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True,
-            ema: torch.nn.Module | None = None) -> torch.Tensor | None:
+            ema: torch.nn.Module | None = None, augment: torch.Generator | None = None) -> torch.Tensor | None:
     """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
 
     Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
@@ -333,6 +333,8 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
         opt_d.load_state_dict(ckpt.opt_d or {})
         if rng:
             noise.set_state(ckpt.rng["noise"])
+            if augment is not None:
+                augment.set_state(ckpt.rng["augment"])
         if ema is not None:
             if ckpt.generator_ema is None:
                 raise KeyError("the checkpoint has no G_ema tensors")

@@ -86,6 +86,9 @@ def train(
                                             "\\[default: bce]", show_default=False)] = None,
     label_smoothing: Annotated[float | None, typer.Option(help="One-sided label smoothing: real label 1 - S "
                                                           "(e.g. 0.1).  \\[default: 0]", show_default=False)] = None,
+    diffaugment: Annotated[str | None, typer.Option(help="Augment every image D sees with this DiffAugment policy, "
+                                                    "e.g. color,translation,cutout (for small datasets).  "
+                                                    "\\[default: off]", show_default=False)] = None,
     ema: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Keep an exponential moving average of G's "
                                               "weights with this decay (e.g. 0.999); `sample` then uses it.  "
                                               "\\[default: off, as in the paper]", show_default=False)] = None,
@@ -125,6 +128,13 @@ def train(
         raise UsageError(f"--loss must be bce or hinge, got {loss!r}")
     if label_smoothing is not None and not 0 <= label_smoothing < 0.5:
         raise UsageError("--label-smoothing must be from 0 to below 0.5, e.g. 0.1")
+    if diffaugment is not None:
+        from dcgan_cli.augment import parse_policy  # torch is loaded by this point of `train` anyway
+
+        try:
+            diffaugment = ",".join(parse_policy(diffaugment))
+        except ValueError as e:
+            raise UsageError(f"--diffaugment: {e}") from None
     if ema is not None and not 0 < ema < 1:
         raise UsageError("--ema must be a decay between 0 and 1 (exclusive), e.g. 0.999")
     run_dir = out if out is not None else Path("runs") / (data.resolve().name or "run")
@@ -134,8 +144,8 @@ def train(
 
     opts = TrainOptions(
         data=data, out=run_dir, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1,
-        seed=seed, ema=ema, loss=loss, label_smoothing=label_smoothing, nz=nz, ngf=ngf, ndf=ndf,
-        image_size=image_size, channels=_parse_channels(channels),
+        seed=seed, ema=ema, loss=loss, label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf,
+        ndf=ndf, image_size=image_size, channels=_parse_channels(channels),
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
         keep=keep, channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume,
         dry_run=dry_run,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 # The tutorial's values; a resumed run must keep them, so they live in the checkpoint.
 RECIPE_DEFAULTS: dict[str, Any] = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999, "ema": None,
-                                   "loss": "bce", "label_smoothing": 0.0}
+                                   "loss": "bce", "label_smoothing": 0.0, "diffaugment": None}
 MODEL_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64}
 DEFAULT_EPOCHS = 5
 FIXED_NOISE_SIZE = 64
@@ -32,6 +32,7 @@ class TrainOptions:
     seed: int | None = None
     loss: str | None = None  # "bce" (the paper's) or "hinge"
     label_smoothing: float | None = None  # one-sided: real label 1 - s
+    diffaugment: str | None = None  # DiffAugment policy, e.g. "color,translation,cutout"
     ema: float | None = None  # decay of an exponential moving average of G's weights; None: no EMA (the paper's)
     nz: int | None = None
     ngf: int | None = None

@@ -7,11 +7,12 @@ then G is updated to maximise log D(G(z)) (BCE against label 1) through the just
   tutorial computes and then throws away with the next `netD.zero_grad()`.
 - The statistics stay on the device; the caller decides when to pay for a host sync.
 - backward() after each D forward (as pytorch/examples does) keeps it safe under DDP with BatchNorm.
-Opt-in departures from the paper: the hinge loss and one-sided label smoothing (`GanModules.loss`/`real_label`).
+Opt-in departures from the paper: the hinge loss, one-sided label smoothing and DiffAugment of D's inputs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ class GanModules:
     scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler] | None = None  # (D, G), for float16 only
     loss: str = "bce"  # "bce": the paper's (non-saturating for G); "hinge": the SNGAN/BigGAN hinge loss
     real_label: float = 1.0  # below 1 with --label-smoothing (one-sided: fakes stay at 0)
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # DiffAugment of everything D sees
+
+    def d_input(self, images: torch.Tensor) -> torch.Tensor:
+        return self.augment(images) if self.augment is not None else images
 
     def d_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
         if self.loss == "hinge":
@@ -67,14 +72,14 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     D, G = 0, 1  # which loss scaler
     m.netd.zero_grad(set_to_none=True)
     with m.autocast(real.device):
-        out_real = m.netd(real).float()
+        out_real = m.netd(m.d_input(real)).float()
     err_real = m.d_loss(out_real, real=True)
     if poison:
         err_real = err_real * float("nan")
     m.backward(err_real, D)
     with m.autocast(real.device):
         fake = m.netg(noise)
-        out_fake = m.netd(fake.detach()).float()
+        out_fake = m.netd(m.d_input(fake.detach())).float()
     err_fake = m.d_loss(out_fake, real=False)
     m.backward(err_fake, D)
     m.step(m.opt_d, D)
@@ -84,7 +89,7 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     netd_g.requires_grad_(False)
     try:
         with m.autocast(real.device):
-            out_g = netd_g(fake).float()
+            out_g = netd_g(m.d_input(fake)).float()
         err_g = m.g_loss(out_g)
         m.backward(err_g, G)
     finally:

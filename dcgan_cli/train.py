@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from dcgan_cli import checkpoint, faults
+from dcgan_cli.augment import DiffAugment, parse_policy
 from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_input
 from dcgan_cli.device import select_device
 from dcgan_cli.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
@@ -67,6 +68,7 @@ class _Trainer:
         self.stop = StopFlag()
         self.last_saved: tuple[int, Path] | None = None
         self.ema: torch.nn.Module | None = None  # with --ema: the averaged copy of G
+        self.augment_gen: torch.Generator | None = None  # with --diffaugment: its random numbers
 
     # --- set-up ----------------------------------------------------------------------------------------
 
@@ -164,10 +166,15 @@ class _Trainer:
                          torch.optim.Adam(netd.parameters(), recipe["lr"], betas=betas))
         if recipe["ema"] is not None:
             self.ema = copy.deepcopy(netg).requires_grad_(False)
+        if recipe["diffaugment"]:
+            rank = f":{self.env.rank}" if self.env.rank else ""
+            self.augment_gen = torch.Generator().manual_seed(derive_seed(recipe["seed"], "augment" + rank))
+            raw.augment = DiffAugment(parse_policy(recipe["diffaugment"]), self.augment_gen)
         if resumed is not None:
             # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
             stored = checkpoint.restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise_gen,
-                                        rng=not faults.active("skip_rng_restore"), ema=self.ema)
+                                        rng=not faults.active("skip_rng_restore"), ema=self.ema,
+                                        augment=self.augment_gen if self.env.is_main else None)
             fixed = stored if stored is not None else fixed
         if self.env.enabled and self.env.rank > 0:
             # other ranks draw their own noise (rank 0's stream is the checkpointed one)
@@ -342,7 +349,8 @@ class _LoopState:
             generator_ema=self.trainer.ema.state_dict() if self.trainer.ema is not None else None,
             opt_g=self.raw.opt_g.state_dict(),
             opt_d=self.raw.opt_d.state_dict(),
-            rng={"noise": self.noise_gen.get_state()},
+            rng={"noise": self.noise_gen.get_state(),
+                 **({"augment": self.trainer.augment_gen.get_state()} if self.trainer.augment_gen else {})},
             fixed_noise=self.fixed,
             progress={"step": step, "epoch": epoch, "position": position},
             options=self.options,

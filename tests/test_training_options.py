@@ -1,10 +1,11 @@
-"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing): saved, resumed exactly, recorded."""
+"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing, --diffaugment): saved, resumed exactly."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
@@ -67,3 +68,34 @@ def test_loss_options_train_resume_exactly_and_are_recorded(image_dir: Path, tmp
     r = train(image_dir, tmp_path / "whole", "--max-steps", "5", "--resume", "--loss", "bce")
     assert r.exit_code == 2 and "--loss bce (checkpoint: hinge)" in r.stderr
     assert train(image_dir, tmp_path / "x", "--loss", "wasserstein").exit_code == 2
+
+
+def test_diffaugment_is_differentiable_deterministic_and_shape_preserving() -> None:
+    from dcgan_cli.augment import DiffAugment, parse_policy
+
+    x = torch.rand(4, 3, 16, 16, requires_grad=True)
+    a = DiffAugment(parse_policy("color,translation,cutout"), torch.Generator().manual_seed(1))(x)
+    b = DiffAugment(parse_policy("color,translation,cutout"), torch.Generator().manual_seed(1))(x)
+    assert a.shape == x.shape and torch.equal(a, b)
+    a.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # G learns through the augmentation
+    cut = DiffAugment(parse_policy("cutout"), torch.Generator().manual_seed(2))(torch.ones(2, 1, 16, 16))
+    assert 0 < int((cut == 0).sum()) <= 2 * 8 * 8  # one square of half the side, per image
+    with pytest.raises(ValueError, match="unknown DiffAugment policy"):
+        parse_policy("color,blur")
+
+
+def test_diffaugment_run_resumes_exactly(image_dir: Path, tmp_path: Path) -> None:
+    opts = ["--diffaugment", "color,translation,cutout"]
+    assert train(image_dir, tmp_path / "whole", "--max-steps", "4", *opts).exit_code == 0
+    assert train(image_dir, tmp_path / "split", "--max-steps", "2", *opts).exit_code == 0
+    assert train(image_dir, tmp_path / "split", "--max-steps", "4", "--resume").exit_code == 0
+    whole = load_file(tmp_path / "whole" / "last.safetensors")
+    split = load_file(tmp_path / "split" / "last.safetensors")
+    assert "rng.augment" in whole
+    assert all(torch.equal(whole[k], split[k]) for k in whole if k.startswith(("G.", "D.")))
+    assert train(image_dir, tmp_path / "plain", "--max-steps", "4").exit_code == 0
+    plain = load_file(tmp_path / "plain" / "last.safetensors")
+    assert not torch.equal(plain["D.main.0.weight"], whole["D.main.0.weight"])
+    r = train(image_dir, tmp_path / "bad", "--diffaugment", "blur")
+    assert r.exit_code == 2 and "unknown DiffAugment policy" in r.stderr

@@ -1,0 +1,90 @@
+"""DiffAugment (Zhao et al., NeurIPS 2020) for small datasets: augment every image D sees, real and fake.
+
+The transforms are differentiable, so G is trained through them, and they touch only D's inputs: samples are
+never augmented. Random numbers come from a CPU generator whose state is checkpointed, so a resumed run draws
+the same augmentations as an uninterrupted one, on any device. Same transforms and ranges as the paper's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _uniform(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    return torch.rand(x.shape[0], 1, 1, 1, generator=gen).to(x.device, x.dtype)
+
+
+def brightness(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    return x + (_uniform(x, gen) - 0.5)
+
+
+def saturation(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)
+    return (x - mean) * (_uniform(x, gen) * 2) + mean
+
+
+def contrast(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    mean = x.mean(dim=[1, 2, 3], keepdim=True)
+    return (x - mean) * (_uniform(x, gen) + 0.5) + mean
+
+
+def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image by up to 1/8 of its size, filling with zeros (mid-grey in [-1, 1])."""
+    n, _, h, w = x.shape
+    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    shift_x = torch.randint(-sx, sx + 1, (n, 1, 1), generator=gen).to(x.device)
+    shift_y = torch.randint(-sy, sy + 1, (n, 1, 1), generator=gen).to(x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(h, device=x.device),
+                                torch.arange(w, device=x.device), indexing="ij")
+    gx = torch.clamp(gx + shift_x + 1, 0, h + 1)
+    gy = torch.clamp(gy + shift_y + 1, 0, w + 1)
+    padded = F.pad(x, [1, 1, 1, 1])
+    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+
+
+def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one square of half the image size per image, at a random place (partly outside is allowed)."""
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    off_x = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen).to(x.device)
+    off_y = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen).to(x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(ch, device=x.device),
+                                torch.arange(cw, device=x.device), indexing="ij")
+    gx = torch.clamp(gx + off_x - ch // 2, 0, h - 1)
+    gy = torch.clamp(gy + off_y - cw // 2, 0, w - 1)
+    mask = torch.ones(n, h, w, dtype=x.dtype, device=x.device)
+    mask[gb, gx, gy] = 0
+    return x * mask.unsqueeze(1)
+
+
+POLICIES: dict[str, tuple[Transform, ...]] = {
+    "color": (brightness, saturation, contrast),
+    "translation": (translation,),
+    "cutout": (cutout,),
+}
+
+
+def parse_policy(text: str) -> tuple[str, ...]:
+    """'color,translation,cutout' -> its names; ValueError names the unknown one."""
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in names if p not in POLICIES]
+    if unknown or not names:
+        raise ValueError(f"unknown DiffAugment policy {', '.join(unknown) or text!r} "
+                         f"(use a comma-separated subset of {', '.join(POLICIES)})")
+    return names
+
+
+class DiffAugment:
+    def __init__(self, policy: tuple[str, ...], generator: torch.Generator) -> None:
+        self.transforms = [t for name in policy for t in POLICIES[name]]
+        self.generator = generator
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for transform in self.transforms:
+            x = transform(x, self.generator)
+        return x
