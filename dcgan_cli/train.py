@@ -167,7 +167,8 @@ class _Trainer:
         if recipe["ema"] is not None:
             self.ema = copy.deepcopy(netg).requires_grad_(False)
         if recipe["diffaugment"]:
-            rank = f":{self.env.rank}" if self.env.rank else ""
+            # rank 0's stream is checkpointed; other ranks start their own, as for the noise
+            rank = f":{self.env.rank}:{self._start_step(resumed)}" if self.env.rank else ""
             self.augment_gen = torch.Generator().manual_seed(derive_seed(recipe["seed"], "augment" + rank))
             raw.augment = DiffAugment(parse_policy(recipe["diffaugment"]), self.augment_gen)
         if resumed is not None:
