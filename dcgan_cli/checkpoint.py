@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcgan_cli import __version__, faults, safetensors_header
+from dcgan_cli.atomic import fsync_dir
 from dcgan_cli.errors import CheckpointError, DivergedError, OutputError, UsageError
 from dcgan_cli.safetensors_header import TensorInfo
 
@@ -197,20 +198,12 @@ def save(path: Path, ckpt: Checkpoint) -> int:
         faults.signal_if("save:sigint")  # a second Ctrl-C in the middle of a save must not tear it
         faults.crash_if("save:before_replace")
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as e:
         with contextlib.suppress(OSError):  # the folder itself may be what failed
             tmp.unlink(missing_ok=True)
         raise OutputError(f"could not write checkpoint {path}: {e.strerror or e}") from None
     return len(data)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def clean_stale_temps(folder: Path) -> list[Path]:

@@ -120,7 +120,7 @@ def _prepare(kind: str, out: Path | None, names: dict[int, str], force: bool, js
         from dcgan_cli.sample import MANIFEST
 
         paths = [out / MANIFEST] + [out / name for name in names.values()]
-    elif not out.parent.is_dir():  # images.write_atomic would only fail after all the sampling
+    elif not out.parent.is_dir():  # atomic.write_atomic would only fail after all the sampling
         raise OutputError(f"cannot write {out}: " + (f"{out.parent} is not a folder" if out.parent.exists()
                                                      else f"folder {out.parent} does not exist"))
     else:
@@ -133,7 +133,7 @@ def _prepare(kind: str, out: Path | None, names: dict[int, str], force: bool, js
 
 def _finish(sink: Any, kind: str, out: Path | None, names: dict[int, str]) -> list[str]:
     """Write the single-file output (grid, GIF, stdout) or the manifest; return the files made."""
-    from dcgan_cli.images import write_atomic
+    from dcgan_cli.atomic import write_atomic
 
     data = sink.finish()
     if kind == "stdout":

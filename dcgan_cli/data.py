@@ -22,6 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from dcgan_cli.atomic import fsync_dir
 from dcgan_cli.decode import (
     IMAGE_EXTENSIONS,
     Decoded,
@@ -228,12 +229,7 @@ def _write_cache(path: Path, key: str, images: torch.Tensor, report: DataReport)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    with contextlib.suppress(OSError):  # directory fsync makes the rename durable; not every filesystem allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:

@@ -6,9 +6,7 @@ torch._dynamo) for ten lines of tensor reshaping.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import struct
 import zlib
 from collections.abc import Sequence
@@ -17,7 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from dcgan_cli.errors import OutputError
+from dcgan_cli.atomic import write_atomic
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -99,19 +97,6 @@ def encode_pngs(images: torch.Tensor) -> list[bytes]:
 def tensor_png(image: torch.Tensor) -> bytes:
     """One uint8 (C, H, W) image as PNG: the same bytes as that image in a batch."""
     return encode_pngs(image.unsqueeze(0))[0]
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename, so a reader never sees half a file."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):  # the folder itself may be what failed
-            tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def save_png(image: Image.Image, path: Path) -> None:

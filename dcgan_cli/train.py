@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import json
+import math
 import os
 import shlex
 import signal
@@ -255,13 +257,13 @@ class _Trainer:
                     if step % opts.log_every == 0 or step == total:
                         now = time.perf_counter()
                         values = dict(zip(STATS, stats.tolist()))
-                        if any_rank(env, not all(map(_finite, values.values())) or bool(bad), device):
+                        if any_rank(env, not all(map(math.isfinite, values.values())) or bool(bad), device):
                             raise self._diverged(step, values)
                         row = {"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in values.items()},
                                "img_per_s": round((step - step_log) * batch / max(now - t_log, 1e-9), 2),
                                "elapsed": round(now - t_start, 3)}
                         if metrics is not None:
-                            metrics.write(_json(row) + "\n")
+                            metrics.write(json.dumps(row, separators=(",", ":")) + "\n")
                             metrics.flush()
                         self.emit({"event": "step", "total_steps": total, **row})
                         t_log, step_log = now, step
@@ -363,16 +365,6 @@ class _LoopState:
         self.trainer.emit({"event": "checkpoint", "step": step, "path": str(path), "bytes": size,
                            "snapshot": str(snapshot) if snapshot else None})
         return path
-
-
-def _finite(x: float) -> bool:
-    return x == x and x not in (float("inf"), float("-inf"))
-
-
-def _json(row: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(row, separators=(",", ":"))
 
 
 def _str(p: Path | None) -> str | None:
