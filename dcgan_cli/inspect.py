@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 # BatchNorm buffers are state, not learned parameters; nn.Module.parameters() would not count them either.
-BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
+# buffers, not parameters: BatchNorm statistics and spectral norm's power-iteration vectors
+BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked", ".weight.0._u", ".weight.0._v")
 HASH_CHUNK = 1 << 20
 
 

@@ -5,6 +5,10 @@ tutorial's (`main.0.weight` ... `main.12.weight`). Other sizes add or remove str
 stop growing at 8x ngf/ndf so that 128 and 256 stay trainable (at 64 the cap is exactly the tutorial's 8x).
 D returns logits: the tutorial's final Sigmoid is folded into BCE-with-logits, which is the same function
 computed without the log(0) hazard. Its absence changes no parameter, so the key layout is untouched.
+
+`spectral_norm=True` (opt-in, Miyato et al. 2018) divides each of D's conv weights by its largest singular value
+and drops D's BatchNorm, as SN-GAN's discriminator does: BN rescales by batch statistics after the conv and
+would undo the Lipschitz bound SN sets. BN becomes Identity, so every conv keeps its index in `main`.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 256
 MAX_WIDTH_MULT = 8
+OPTIONAL_KEYS = ("spectral_norm",)  # boolean model options; a checkpoint may lack them (then False)
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,15 @@ class DCGANConfig:
     ndf: int = 64
     channels: int = 3
     image_size: int = 64
+    spectral_norm: bool = False  # in D; absent from checkpoints written before it existed
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if f.name in OPTIONAL_KEYS:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{f.name} must be true or false, got {value!r}")
+            elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
@@ -49,8 +60,9 @@ class DCGANConfig:
         """Stride-2 layers in G (and D): 4 at 64x64, as in the tutorial."""
         return int(math.log2(self.image_size)) - 2
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, int | bool]:
+        """Optional keys only when set: a default checkpoint stays readable by dcgan versions that predate them."""
+        return {k: v for k, v in asdict(self).items() if k not in OPTIONAL_KEYS or v}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DCGANConfig:
@@ -58,7 +70,7 @@ class DCGANConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {', '.join(sorted(unknown))}")
-        missing = known - set(data)
+        missing = known - set(data) - set(OPTIONAL_KEYS)
         if missing:
             raise ValueError(f"missing model config keys: {', '.join(sorted(missing))}")
         return cls(**data)
@@ -113,10 +125,12 @@ class Discriminator(nn.Module):
         for m_in, m_out in zip(mults, mults[1:]):
             layers += [
                 nn.Conv2d(config.ndf * m_in, config.ndf * m_out, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(config.ndf * m_out),
+                nn.Identity() if config.spectral_norm else nn.BatchNorm2d(config.ndf * m_out),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
         layers.append(nn.Conv2d(config.ndf * mults[-1], 1, 4, 1, 0, bias=False))
+        if config.spectral_norm:
+            layers = [_spectral_norm(m) if isinstance(m, nn.Conv2d) else m for m in layers]
         self.main = nn.Sequential(*layers)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -126,11 +140,29 @@ class Discriminator(nn.Module):
 def init_weights(module: nn.Module, generator: torch.Generator | None = None) -> None:
     """The paper's init: conv weights N(0, 0.02), BatchNorm gamma N(1, 0.02) and beta 0."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, nn.Conv2d) and parametrize.is_parametrized(m, "weight"):
+            _init_spectral_norm(m, generator)
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
             nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def _init_spectral_norm(conv: nn.Conv2d, generator: torch.Generator | None) -> None:
+    """N(0, 0.02) weights and power-iteration vectors from `generator`, so seeded runs stay reproducible.
+
+    spectral_norm() drew u and v from the global RNG when it wrapped the conv; they are redrawn here and
+    iterated 15 times on the new weights (what spectral_norm does at wrap time) so step 1 starts with a good
+    estimate of the largest singular value.
+    """
+    sn = conv.parametrizations.weight[0]
+    weight = conv.parametrizations.weight.original
+    nn.init.normal_(weight, 0.0, 0.02, generator=generator)
+    for vec in (sn._u, sn._v):
+        vec.copy_(nn.functional.normalize(torch.randn(vec.shape, generator=generator), dim=0, eps=sn.eps))
+    sn._power_method(sn._reshape_weight_to_matrix(weight), 15)
 
 
 def build_models(config: DCGANConfig, seed: int | None = None) -> tuple[Generator, Discriminator]:

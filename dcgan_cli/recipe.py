@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # The tutorial's values; a resumed run must keep them, so they live in the checkpoint.
 RECIPE_DEFAULTS: dict[str, Any] = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999, "ema": None,
                                    "loss": "bce", "label_smoothing": 0.0, "diffaugment": None}
-MODEL_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64}
+MODEL_DEFAULTS: dict[str, Any] = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64, "spectral_norm": False}
 DEFAULT_EPOCHS = 5
 FIXED_NOISE_SIZE = 64
 
@@ -26,6 +26,7 @@ class TrainOptions:
     out: Path
     epochs: int | None = None  # None: 5, or unlimited when max_steps is given
     max_steps: int | None = None
+    max_time: float | None = None  # seconds of training in this invocation (decoding excluded); then save and end
     batch_size: int | None = None  # None for the recipe/model values: the default, or the checkpoint's
     lr: float | None = None
     beta1: float | None = None
@@ -39,6 +40,7 @@ class TrainOptions:
     ndf: int | None = None
     image_size: int | None = None
     channels: int | None = None  # None: auto (1 if every image is grayscale)
+    spectral_norm: bool | None = None  # spectral norm in D (and no BatchNorm there); None: off, or the checkpoint's
     workers: int = 2
     device: str = "auto"
     sample_every: int = 500
@@ -49,6 +51,10 @@ class TrainOptions:
     compile: bool = False
     amp: bool = False  # bf16 (or fp16 + grad scaling) autocast on CUDA
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA)
+    eval_every: int | None = None  # steps between quality scores in metrics.jsonl (and at the end)
+    eval_dir: Path | None = None  # real images to score against; None: the training images
+    eval_n: int = 500
+    eval_metrics: tuple[str, ...] = ("swd",)  # evaluate.METRICS; feature metrics cost ~25 s per 500 images on 2 cores
     resume: bool = False
     dry_run: bool = False
     cache_dir: Path | None = None
@@ -69,12 +75,13 @@ def resolve(opts: TrainOptions, resumed: Checkpoint | None) -> tuple[dict[str, A
         recipe = {k: v if v is not None else RECIPE_DEFAULTS[k] for k, v in recipe_req.items()}
         return model, recipe
     stored_recipe = {k: resumed.options.get(k, RECIPE_DEFAULTS[k]) for k in RECIPE_DEFAULTS}
+    stored_model = {k: resumed.config.get(k, MODEL_DEFAULTS.get(k)) for k in model_req}  # optional keys may be absent
     conflicts = [
         f"--{k.replace('_', '-')} {v} (checkpoint: {have[k]})"
-        for req, have in ((model_req, resumed.config), (recipe_req, stored_recipe))
+        for req, have in ((model_req, stored_model), (recipe_req, stored_recipe))
         for k, v in req.items()
         if v is not None and v != have[k]
     ]
     if conflicts:
         raise UsageError("cannot change these when resuming: " + ", ".join(conflicts))
-    return dict(resumed.config), stored_recipe
+    return stored_model, stored_recipe

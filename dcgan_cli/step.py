@@ -108,9 +108,20 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
         ).detach()
 
 
+def ema_decay(decay: float, step: int) -> float:
+    """The decay after `step` updates, warmed up as TensorFlow's ExponentialMovingAverage(num_updates) does.
+
+    A flat 0.999 from step 1 would leave 74% of the random initial weights in the average after 300 steps;
+    (1 + t) / (10 + t) lets the average follow G early and reaches the requested decay by itself (0.999 at
+    t = 8990), so long runs are unchanged.
+    """
+    return min(decay, (1 + step) / (10 + step))
+
+
 @torch.no_grad()
-def update_ema(ema: nn.Module, netg: nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * G, for weights; BatchNorm statistics are copied, as StyleGAN does."""
-    torch._foreach_lerp_(list(ema.parameters()), list(netg.parameters()), 1.0 - decay)
+def update_ema(ema: nn.Module, netg: nn.Module, decay: float, step: int) -> None:
+    """ema <- d * ema + (1 - d) * G for weights, d = ema_decay(decay, step); BatchNorm statistics are copied,
+    as StyleGAN does."""
+    torch._foreach_lerp_(list(ema.parameters()), list(netg.parameters()), 1.0 - ema_decay(decay, step))
     for mine, theirs in zip(ema.buffers(), netg.buffers()):
         mine.copy_(theirs)
