@@ -13,14 +13,13 @@ from typing import Annotated
 
 import typer
 
-from dcgan_cli import __version__
-from dcgan_cli.cli_common import Device, Json, Quiet, user_errors
-from dcgan_cli.cli_outputs import register
+from dcgan_cli import __version__, cli_evaluate, cli_outputs
+from dcgan_cli.cli_common import Device, Json, Quiet, require_folder, user_errors
 from dcgan_cli.errors import UsageError
 
 app = typer.Typer(
     name="dcgan",
-    help="Train a DCGAN on a folder of images, then sample, interpolate and inspect what it learned.",
+    help="Train a DCGAN on a folder of images, then sample, interpolate, inspect and evaluate what it learned.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,7 +38,7 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Train a DCGAN on a folder of images, then sample, interpolate and inspect what it learned."""
+    """Train a DCGAN on a folder of images, then sample, interpolate, inspect and evaluate what it learned."""
 
 
 def default_cache_dir() -> Path:
@@ -47,6 +46,20 @@ def default_cache_dir() -> Path:
         return Path(os.environ["DCGAN_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "dcgan"
+
+
+def _parse_duration(value: str) -> float:
+    """'90', '90s', '20m', '1.5h' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = value.strip().lower()
+    scale = units.get(text[-1:], None)
+    try:
+        seconds = float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"--max-time must be a positive duration such as 90s, 20m or 1.5h, got {value!r}")
+    return seconds
 
 
 def _parse_channels(value: str) -> int | None:
@@ -68,6 +81,9 @@ def train(
                                                   show_default=False)] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many steps in the whole run.",
                                                      show_default=False)] = None,
+    max_time: Annotated[str | None, typer.Option(help="Stop after this much training in this invocation (decoding "
+                                                    "excluded), save and end normally: 90s, 20m, 1.5h.",
+                                                    show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Images per step.  \\[default: 128]",
                                                       show_default=False)] = None,
     image_size: Annotated[int | None, typer.Option(help="Power of two, 16 to 256.  \\[default: 64]",
@@ -92,6 +108,16 @@ def train(
     ema: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Keep an exponential moving average of G's "
                                               "weights with this decay (e.g. 0.999); `sample` then uses it.  "
                                               "\\[default: off, as in the paper]", show_default=False)] = None,
+    spectral_norm: Annotated[bool, typer.Option("--spectral-norm", help="Spectral normalisation of D's convolutions "
+                                                "(SN-GAN; D then has no BatchNorm).  \\[default: off]")] = False,
+    eval_every: Annotated[int | None, typer.Option(min=1, help="Score G every N steps (and at the end) into "
+                                                   "metrics.jsonl; see `dcgan evaluate`.", show_default=False)]
+    = None,
+    eval_dir: Annotated[Path | None, typer.Option(help="Real images to score against.  \\[default: the training "
+                                                     "images]", show_default=False)] = None,
+    eval_n: Annotated[int, typer.Option(min=8, max=100_000, help="Images per set for --eval-every.")] = 500,
+    eval_metrics: Annotated[str, typer.Option(help="Metrics for --eval-every: swd, fd, kid, prdc (the feature "
+                                              "metrics cost ~25 s per 500 images on 2 CPU cores).")] = "swd",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.safetensors.")] = False,
     workers: Annotated[int, typer.Option(min=0, help="Parallel image decoders for the one-time decode.")] = 2,
     device: Device = "auto",
@@ -118,8 +144,7 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train on a folder of images (crash-safe and resumable)."""
-    if not data.is_dir():
-        raise UsageError(f"no such folder: {data}" if not data.exists() else f"not a folder: {data}")
+    require_folder(data)
     if image_size is not None and not (16 <= image_size <= 256 and image_size & (image_size - 1) == 0):
         raise UsageError(f"--image-size must be a power of two from 16 to 256, got {image_size}")
     if lr is not None and lr <= 0:
@@ -137,17 +162,25 @@ def train(
             raise UsageError(f"--diffaugment: {e}") from None
     if ema is not None and not 0 < ema < 1:
         raise UsageError("--ema must be a decay between 0 and 1 (exclusive), e.g. 0.999")
+    if eval_every is None and (eval_dir is not None or eval_n != 500 or eval_metrics != "swd"):
+        raise UsageError("--eval-dir, --eval-n and --eval-metrics need --eval-every N")
+    if eval_dir is not None:
+        require_folder(eval_dir, "--eval-dir")
+    from dcgan_cli.metric_names import parse_metrics
+
     run_dir = out if out is not None else Path("runs") / (data.resolve().name or "run")
     from dcgan_cli.console import Renderer, err_console, safe_text
     from dcgan_cli.train import TrainOptions
     from dcgan_cli.train import train as run_training
 
     opts = TrainOptions(
-        data=data, out=run_dir, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1,
+        data=data, out=run_dir, epochs=epochs, max_steps=max_steps,
+        max_time=_parse_duration(max_time) if max_time is not None else None, batch_size=batch_size, lr=lr, beta1=beta1,
         seed=seed, ema=ema, loss=loss, label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf,
-        ndf=ndf, image_size=image_size, channels=_parse_channels(channels),
+        ndf=ndf, image_size=image_size, channels=_parse_channels(channels), spectral_norm=spectral_norm or None,
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
-        keep=keep, channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume,
+        keep=keep, eval_every=eval_every, eval_dir=eval_dir, eval_n=eval_n, eval_metrics=parse_metrics(eval_metrics),
+        channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume,
         dry_run=dry_run,
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()), max_pixels=max_image_pixels,
     )
@@ -174,8 +207,10 @@ def train(
     )
 
 
-# sample, interpolate and inspect live in cli_outputs.py; registered here so `dcgan --help` lists them.
-register(app)
+# sample, interpolate, inspect (cli_outputs.py) and evaluate (cli_evaluate.py), registered so `dcgan --help`
+# lists them.
+cli_outputs.register(app)
+cli_evaluate.register(app)
 
 
 def main() -> None:

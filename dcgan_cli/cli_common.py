@@ -5,17 +5,25 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dcgan_cli.errors import DcganError
+from dcgan_cli.errors import DcganError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages; errors still go to stderr.")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
+
+
+def require_folder(path: Path, what: str = "") -> None:
+    """A usage error (exit 2) unless `path` is an existing folder."""
+    if not path.is_dir():
+        problem = "no such folder" if not path.exists() else "not a folder"
+        raise UsageError(f"{what}{': ' if what else ''}{problem}: {path}")
 
 
 def fail(message: str, code: int) -> typer.Exit:

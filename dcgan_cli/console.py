@@ -57,6 +57,16 @@ def describe_data(e: Event) -> list[str]:
     return lines
 
 
+def describe_scores(scores: dict[str, Any]) -> str:
+    """'SWD 12.34, efficientnet-lite0 FD 45.6 KID 0.0123 ...' from an evaluation result."""
+    parts = [f"SWD {scores['swd']['mean']:.2f}"] if "swd" in scores else []
+    for backbone, values in scores.get("features", {}).items():
+        shown = " ".join(f"{k if k in ('precision', 'recall', 'density', 'coverage') else k.upper()} {v:.4g}"
+                         for k, v in values.items() if k not in ("dim", "resolution", "kid_std"))
+        parts.append(f"{backbone} {shown}")
+    return ", ".join(parts)
+
+
 class _TrainProgress(Progress):
     """A progress bar with the tutorial's statistics on a line of their own (they don't fit beside it in 80 columns)."""
 
@@ -142,6 +152,13 @@ class Renderer(AbstractContextManager["Renderer"]):
     def _on_epoch(self, e: Event) -> None:
         self.say(f"epoch {e['epoch']} done at step {e['step']}: {_fmt_stats(e)}  "
                  f"{e['img_per_s']:.1f} img/s, {e['seconds']:.1f} s")
+
+    def _on_eval_ready(self, e: Event) -> None:
+        feats = f" on {e['backbone']} features" if e["backbone"] else ""
+        self.say(f"scoring against {e['n']} images of {safe_text(e['dir'])}: {', '.join(e['metrics'])}{feats}")
+
+    def _on_eval(self, e: Event) -> None:
+        self.say(f"eval at step {e['step']}: {describe_scores(e)} ({e['seconds']:.1f} s)")
 
     def _on_checkpoint(self, e: Event) -> None:
         if self.live:

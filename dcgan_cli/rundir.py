@@ -86,6 +86,12 @@ class RunDir:
         keep = [line for line in self._metric_lines() if line.get("step", 0) <= step]
         write_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in keep).encode())
 
+    def last_eval_step(self) -> int:
+        """The step of the newest score row (`train --eval-every`), or -1."""
+        if not self.metrics.exists():
+            return -1
+        return max((int(r["step"]) for r in self._metric_lines() if "eval" in r and "step" in r), default=-1)
+
     def _metric_lines(self) -> list[dict[str, Any]]:
         rows = []
         with open(self.metrics, encoding="utf-8") as f:

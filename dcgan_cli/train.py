@@ -30,11 +30,13 @@ from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_in
 from dcgan_cli.device import select_device
 from dcgan_cli.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
 from dcgan_cli.errors import CheckpointError, DivergedError, Interrupted, UsageError
+from dcgan_cli.evaluate import load_backbone
 from dcgan_cli.interrupt import StopFlag
 from dcgan_cli.model import DCGANConfig, build_models
 from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
 from dcgan_cli.rundir import RunDir
 from dcgan_cli.step import STATS, GanModules, train_step, update_ema
+from dcgan_cli.train_eval import TrainingEval
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
@@ -116,6 +118,8 @@ class _Trainer:
         device = self.env.device(select_device(opts.device))
         if (opts.amp or opts.sync_bn) and device.type != "cuda":
             raise UsageError(f"--{'amp' if opts.amp else 'sync-bn'} needs CUDA (the device is {device})")
+        if opts.eval_every is not None and self.env.is_main:
+            load_backbone("auto", opts.eval_metrics, str(device))  # a missing extra fails before the run folder
         with process_group(self.env, device):
             return self._run(model, recipe, device, resumed)
 
@@ -225,6 +229,8 @@ class _Trainer:
             rd.truncate_metrics(step)
         elif env.is_main:
             rd.save_real(data.images)
+        scoring = TrainingEval(opts, config, data, device, self.emit, rd.last_eval_step() if resumed else -1) \
+            if opts.eval_every is not None and env.is_main else None
         nan_step = faults.value("nan_at_step")
         sigint_step = faults.value("sigint_at_step")
         epoch_sum = torch.zeros(len(STATS), device=device)
@@ -232,7 +238,7 @@ class _Trainer:
         epoch_steps, t_log, step_log = 0, time.perf_counter(), step
         t_start, step_start = t_log, step
         metrics_file = rd.open_metrics() if env.is_main else contextlib.nullcontext(None)
-        stopping = False
+        stopping = timed_out = False
         with self.stop.installed(), metrics_file as metrics:
             # emitted once the signal handlers are in place: a parent that signals after it is safe
             self.emit({"event": "start", "run_dir": str(rd.path), "device": str(device),
@@ -240,18 +246,18 @@ class _Trainer:
                        "total_steps": total, "start_step": step, "epochs": epochs, "resumed": resumed is not None,
                        "world_size": env.world_size, "global_batch": batch * env.world_size,
                        "weights_in_sync": same_on_all_ranks(env, raw.netg, raw.netd)})
-            while step < total and not stopping:
+            while step < total and not stopping and not timed_out:
                 perm = epoch_permutation(n, recipe["seed"], epoch)
                 t_epoch = time.perf_counter()
-                while position < per_epoch and step < total and not stopping:
+                while position < per_epoch and step < total and not stopping and not timed_out:
                     first = (position * env.world_size + env.rank) * batch
                     idx = perm[first : first + batch]
                     real = to_model_input(data.images[idx], device, opts.channels_last)
                     noise = torch.randn(batch, config.nz, 1, 1, generator=noise_gen).to(device)
                     stats = train_step(fast, real, noise, poison=step + 1 == nan_step)
-                    if self.ema is not None:
-                        update_ema(self.ema, raw.netg, recipe["ema"])
                     step, position, epoch_steps = step + 1, position + 1, epoch_steps + 1
+                    if self.ema is not None:
+                        update_ema(self.ema, raw.netg, recipe["ema"], step)
                     epoch_sum += stats
                     state.position = (step, epoch, position)
                     if step % opts.log_every == 0 or step == total:
@@ -272,10 +278,16 @@ class _Trainer:
                     if step == sigint_step:
                         os.kill(os.getpid(), signal.SIGINT)
                     stopping = any_rank(env, self.stop.signum is not None, device)  # all ranks stop together
+                    if opts.max_time is not None:  # the budget is for training: scoring time is not counted
+                        trained = time.perf_counter() - t_start - (scoring.seconds if scoring else 0.0)
+                        timed_out = any_rank(env, trained >= opts.max_time, device)
                     if step % opts.sample_every == 0 and step < total:
                         state.sample(step)
                     if step % opts.save_every == 0 and step < total:
                         state.save(bad)
+                    if scoring is not None and scoring.due(step) and not stopping:
+                        spent = scoring(step, self._scored_generator(raw), metrics)  # not counted in img/s
+                        t_log, t_epoch = t_log + spent, t_epoch + spent
                 if position >= per_epoch:
                     means = dict(zip(STATS, (epoch_sum / max(epoch_steps, 1)).tolist()))
                     seconds = time.perf_counter() - t_epoch
@@ -297,6 +309,8 @@ class _Trainer:
             path = state.save(bad) if self.last_saved is None or self.last_saved[0] != step else rd.checkpoint
             if step > 0 and env.is_main and not rd.sample_path(step).exists():
                 state.sample(step)
+            if scoring is not None and step > 0 and scoring.last_scored != step:
+                scoring(step, self._scored_generator(raw), metrics)
             in_sync = same_on_all_ranks(env, raw.netg, raw.netd)
             barrier(env)
         seconds = time.perf_counter() - t_start
@@ -305,7 +319,12 @@ class _Trainer:
             "img_per_s": round((step - step_start) * batch / max(seconds, 1e-9), 2), "checkpoint": str(path),
             "loss_plot": _str(rd.write_loss_plot()), "progress_gif": _str(rd.write_progress_gif()),
             "run_dir": str(rd.path), "world_size": env.world_size, "weights_in_sync": in_sync,
+            "stopped_by": "max_time" if timed_out and step < total else "schedule",
         } if env.is_main else {"event": "end", "step": step, "rank": env.rank}
+
+    def _scored_generator(self, raw: GanModules) -> torch.nn.Module:
+        """What `sample` would use: the EMA copy when there is one."""
+        return self.ema if self.ema is not None else raw.netg
 
     def _diverged(self, step: int, values: dict[str, float]) -> DivergedError:
         self.emit({"event": "diverged", "step": step, **values})

@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
-    for command in ("train", "sample", "interpolate", "inspect"):
+    for command in ("train", "sample", "interpolate", "inspect", "evaluate"):
         assert command in r.stdout
 
 
@@ -27,7 +27,7 @@ def test_version() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ("train", "sample", "interpolate", "inspect"):
+    for command in ("train", "sample", "interpolate", "inspect", "evaluate"):
         r = runner.invoke(app, [command, "--help"])
         assert r.exit_code == 0 and "Usage" in r.stdout, command
 
@@ -44,8 +44,8 @@ def test_help_does_not_import_torch() -> None:
         "from dcgan_cli.cli import app\n"
         "r = CliRunner().invoke(app, ['--help'])\n"
         "assert r.exit_code == 0\n"
-        "r = CliRunner().invoke(app, ['train', '--help'])\n"
-        "assert r.exit_code == 0\n"
+        "for command in ('train', 'evaluate'):\n"
+        "    assert CliRunner().invoke(app, [command, '--help']).exit_code == 0\n"
         "print('torch' in sys.modules, 'torchvision' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

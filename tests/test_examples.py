@@ -20,3 +20,4 @@ def test_pipelines_recipe(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "sampled: 100 files" in r.stdout and "seed 7 via stdout matches the folder" in r.stdout
     assert (tmp_path / "walk.gif").exists()
+    assert "SWD x1e3 against 64 real images: " in r.stdout

@@ -1,4 +1,5 @@
-"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing, --diffaugment): saved, resumed exactly."""
+"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing, --diffaugment, --spectral-norm, --max-time):
+saved, resumed exactly."""
 
 from __future__ import annotations
 
@@ -99,3 +100,60 @@ def test_diffaugment_run_resumes_exactly(image_dir: Path, tmp_path: Path) -> Non
     assert not torch.equal(plain["D.main.0.weight"], whole["D.main.0.weight"])
     r = train(image_dir, tmp_path / "bad", "--diffaugment", "blur")
     assert r.exit_code == 2 and "unknown DiffAugment policy" in r.stderr
+
+
+def test_ema_warms_up_then_keeps_the_requested_decay() -> None:
+    from dcgan_cli.step import ema_decay
+
+    assert ema_decay(0.999, 1) == pytest.approx(2 / 11)  # early on the average follows G
+    assert ema_decay(0.999, 100) == pytest.approx(101 / 110)
+    assert ema_decay(0.999, 20_000) == 0.999  # long runs: exactly the requested decay
+    assert ema_decay(0.5, 100) == 0.5
+
+
+def test_spectral_norm_run_resumes_exactly_and_is_recorded(image_dir: Path, tmp_path: Path) -> None:
+    assert train(image_dir, tmp_path / "whole", "--max-steps", "4", "--spectral-norm").exit_code == 0
+    assert train(image_dir, tmp_path / "split", "--max-steps", "2", "--spectral-norm").exit_code == 0
+    r = train(image_dir, tmp_path / "split", "--max-steps", "4", "--resume")  # the flag comes from the checkpoint
+    assert r.exit_code == 0, r.stderr
+    whole = load_file(tmp_path / "whole" / "last.safetensors")
+    split = load_file(tmp_path / "split" / "last.safetensors")
+    assert "D.main.0.parametrizations.weight.original" in whole and "D.main.0.parametrizations.weight.0._u" in whole
+    assert not any(k.startswith("D.") and "running_mean" in k for k in whole)  # no BatchNorm in an SN-GAN D
+    assert all(torch.equal(whole[k], split[k]) for k in whole if k.startswith(("G.", "D.")))
+    info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "whole"), "--json"]).stdout)
+    assert info["config"]["spectral_norm"] is True
+    r = runner.invoke(app, ["sample", str(tmp_path / "whole"), "--n", "4", "-o", str(tmp_path / "g.png")])
+    assert r.exit_code == 0, r.stderr
+
+
+def test_spectral_norm_is_off_by_default_and_fixed_on_resume(image_dir: Path, tmp_path: Path) -> None:
+    assert train(image_dir, tmp_path / "run", "--max-steps", "2").exit_code == 0
+    info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "run"), "--json"]).stdout)
+    assert "spectral_norm" not in info["config"]  # default checkpoints stay readable by earlier dcgan versions
+    r = train(image_dir, tmp_path / "run", "--max-steps", "3", "--resume", "--spectral-norm")
+    assert r.exit_code == 2 and "--spectral-norm True (checkpoint: False)" in r.stderr
+
+
+def test_spectral_norm_bounds_each_layer_and_is_reproducible() -> None:
+    from dcgan_cli.model import DCGANConfig, build_models
+
+    config = DCGANConfig(nz=8, ngf=8, ndf=8, image_size=16, spectral_norm=True)
+    _, d1 = build_models(config, seed=3)
+    _, d2 = build_models(config, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(d1.state_dict().values(), d2.state_dict().values()))
+    for conv in (m for m in d1.modules() if isinstance(m, torch.nn.Conv2d)):
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+        assert float(sigma) == pytest.approx(1.0, abs=0.1)  # a power-iteration estimate of the largest singular value
+
+
+def test_max_time_ends_the_run_normally_with_a_checkpoint(image_dir: Path, tmp_path: Path) -> None:
+    r = train(image_dir, tmp_path / "run", "--epochs", "100000", "--max-time", "1s", "--json", "-q")
+    assert r.exit_code == 0, r.stderr
+    end = json.loads(r.stdout.strip().splitlines()[-1])
+    assert end["stopped_by"] == "max_time" and end["step"] > 0 and end["seconds"] < 30
+    header = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "run"), "--json"]).stdout)
+    assert header["step"] == end["step"]
+    for bad in ("0", "-5m", "soon", "inf"):
+        r = train(image_dir, tmp_path / "bad", "--max-time", bad)
+        assert r.exit_code == 2 and "--max-time must be a positive duration" in r.stderr

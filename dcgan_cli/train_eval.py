@@ -1,0 +1,52 @@
+"""`train --eval-every`: scoring G while it trains, as rows of metrics.jsonl. The scores come from evaluate.py;
+this holds what the training loop needs around them (the real side prepared once, the last step scored, the
+time spent scoring, which neither img/s nor --max-time counts)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import torch
+
+from dcgan_cli.data import ImageSet, load_images
+from dcgan_cli.evaluate import load_backbone, make_scorer
+from dcgan_cli.model import DCGANConfig
+from dcgan_cli.recipe import TrainOptions
+
+
+class TrainingEval:
+    def __init__(self, opts: TrainOptions, config: DCGANConfig, data: ImageSet, device: torch.device,
+                 emit: Callable[[dict[str, Any]], None], last_scored: int = -1) -> None:
+        backbone, note = load_backbone("auto", opts.eval_metrics, str(device))
+        if opts.eval_dir is not None:
+            data = load_images(opts.eval_dir, config.image_size, config.channels, workers=opts.workers,
+                               cache_dir=opts.cache_dir, max_pixels=opts.max_pixels)
+        self.scorer, notes = make_scorer(data.images, n=opts.eval_n, seed=0, metrics=opts.eval_metrics,
+                                         backbone=backbone, cache_dir=opts.cache_dir)
+        for message in ([note] if note else []) + notes:
+            emit({"event": "warning", "message": message})
+        if backbone is not None:
+            self.scorer.reference.features(backbone)  # now, not in the middle of the first scoring
+        self.emit, self.every = emit, opts.eval_every
+        self.last_scored = last_scored  # on resume: the newest score row kept, so no step is scored twice
+        self.seconds = 0.0  # spent scoring in this invocation
+        emit({"event": "eval_ready", "dir": str(opts.eval_dir or opts.data), "n": self.scorer.reference.n,
+              "metrics": list(opts.eval_metrics), "backbone": backbone.name if backbone else None})
+
+    def due(self, step: int) -> bool:
+        return self.every is not None and step % self.every == 0
+
+    def __call__(self, step: int, netg: torch.nn.Module, metrics_file: IO[str]) -> float:
+        """Score `netg` at `step`, log the row and the event; returns the seconds it took."""
+        start = time.perf_counter()
+        scores = self.scorer(netg)
+        seconds = round(time.perf_counter() - start, 3)
+        self.last_scored, self.seconds = step, self.seconds + seconds
+        row = {"step": step, "eval": scores, "eval_n": self.scorer.reference.n, "eval_seconds": seconds}
+        metrics_file.write(json.dumps(row, separators=(",", ":")) + "\n")
+        metrics_file.flush()
+        self.emit({"event": "eval", "step": step, **scores, "seconds": seconds})
+        return seconds
