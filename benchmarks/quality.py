@@ -130,7 +130,11 @@ def main() -> None:
                         "--sample-every", "100000", *VARIANTS[name])
             (run / "end.json").write_text(json.dumps(end))
         end = json.loads((run / "end.json").read_text())
-        result = dcgan("evaluate", str(run), str(test_dir), "--n", str(args.eval_n), "--seed", "0")
+        scored = run / f"evaluate-n{args.eval_n}.json"  # deterministic: a rerun reuses it (delete to re-score)
+        if not scored.exists():
+            scored.write_text(json.dumps(dcgan("evaluate", str(run), str(test_dir), "--n", str(args.eval_n),
+                                               "--seed", "0")))
+        result = json.loads(scored.read_text())
         backbone = next(iter(result.get("features", {})), "none")
         rows.append({"name": name, "flags": VARIANTS[name], "steps": end["step"], "img_per_s": end["img_per_s"],
                      "scores": scores(result)})
