@@ -16,6 +16,7 @@ import typer
 from dcgan_cli import __version__, cli_evaluate, cli_outputs
 from dcgan_cli.cli_common import Device, Json, Quiet, require_folder, user_errors
 from dcgan_cli.errors import UsageError
+from dcgan_cli.metric_names import parse_metrics
 
 app = typer.Typer(
     name="dcgan",
@@ -82,7 +83,7 @@ def train(
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many steps in the whole run.",
                                                      show_default=False)] = None,
     max_time: Annotated[str | None, typer.Option(help="Stop after this much training in this invocation (decoding "
-                                                    "excluded), save and end normally: 90s, 20m, 1.5h.",
+                                                    "and scoring excluded), save and end normally: 90s, 20m, 1.5h.",
                                                     show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Images per step.  \\[default: 128]",
                                                       show_default=False)] = None,
@@ -166,8 +167,6 @@ def train(
         raise UsageError("--eval-dir, --eval-n and --eval-metrics need --eval-every N")
     if eval_dir is not None:
         require_folder(eval_dir, "--eval-dir")
-    from dcgan_cli.metric_names import parse_metrics
-
     run_dir = out if out is not None else Path("runs") / (data.resolve().name or "run")
     from dcgan_cli.console import Renderer, err_console, safe_text
     from dcgan_cli.train import TrainOptions
