@@ -52,6 +52,11 @@ class Header:
         return _json_metadata(self.metadata, key, required=False)
 
     @property
+    def has_ema(self) -> bool:
+        """Holds the averaged G of `train --ema` (sample, interpolate and evaluate prefer it)."""
+        return any(n.startswith("G_ema.") for n in self.tensors)
+
+    @property
     def can_resume(self) -> bool:
         # Adam has no per-parameter state before its first step, so optimizers are judged by their groups.
         has_tensors = all(any(n.startswith(p) for n in self.tensors) for p in RESUME_TENSORS)
@@ -234,7 +239,7 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
         raise CheckpointError(f"{path}: holds no training state (D, optimizers, RNG); it cannot resume training")
     with torch.device("meta"):  # shapes only: no memory, no random init
         expected = {f"G.{k}": tuple(v.shape) for k, v in Generator(config).state_dict().items()}
-        if any(n.startswith("G_ema.") for n in header.tensors):
+        if header.has_ema:
             expected.update({f"G_ema.{k[2:]}": shape for k, shape in expected.items()})
         if any(n.startswith("D.") for n in header.tensors):
             expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})

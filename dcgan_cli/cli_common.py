@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -24,6 +25,30 @@ def require_folder(path: Path, what: str = "") -> None:
     if not path.is_dir():
         problem = "no such folder" if not path.exists() else "not a folder"
         raise UsageError(f"{what}{': ' if what else ''}{problem}: {path}")
+
+
+@contextmanager
+def progress_bars(silent: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """update(stage, done, total): one transient bar per stage on stderr when it is a terminal; None otherwise
+    (no animation in logs or pipes). stdout is never redirected: it may be carrying PNG bytes."""
+    from dcgan_cli.console import err_console
+
+    console = err_console(silent)
+    if silent or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield update
 
 
 def fail(message: str, code: int) -> typer.Exit:

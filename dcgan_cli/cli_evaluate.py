@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from dcgan_cli.cli_common import Device, Json, Quiet, require_folder, user_errors
+from dcgan_cli.cli_common import Device, Json, Quiet, progress_bars, require_folder, user_errors
 from dcgan_cli.errors import UsageError
 from dcgan_cli.metric_names import INCEPTION, check_backbone, parse_metrics
 
@@ -72,7 +70,7 @@ def evaluate(
     from dcgan_cli.device import select_device
     from dcgan_cli.evaluate import evaluate as run
 
-    with _progress(quiet or json_) as on_progress:
+    with progress_bars(quiet or json_) as on_progress:
         result = run(path, real, n=n, seed=seed, metrics=wanted, backbone=backbone,
                      inception_weights=inception_weights, device=str(select_device(device)),
                      ema=not no_ema, batch_size=batch_size, workers=workers,
@@ -88,29 +86,6 @@ def evaluate(
     from rich.console import Console
 
     Console(highlight=False).print(_table(result))  # the scores are data: stdout, even with -q
-
-
-@contextmanager
-def _progress(silent: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """One transient bar per stage on stderr when it is a terminal; nothing otherwise."""
-    from dcgan_cli.console import err_console
-
-    console = err_console(silent)
-    if silent or not console.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    tasks: dict[str, Any] = {}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
-
-        yield update
 
 
 def _table(result: dict[str, Any]) -> Any:

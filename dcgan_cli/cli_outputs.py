@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli_common import Device, Json, Quiet, user_errors
+from dcgan_cli.cli_common import Device, Json, Quiet, progress_bars, user_errors
 from dcgan_cli.errors import OutputError, UsageError
 
 Ckpt = Annotated[Path, typer.Argument(help="A checkpoint file, or a run folder (its last.safetensors).",
@@ -91,19 +91,20 @@ def _write_stdout(data: bytes) -> None:
 
 @contextmanager
 def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A transient bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean)."""
-    from dcgan_cli.console import err_console
+    """advance(n) on one cli_common.progress_bars bar (nothing when stderr is not a terminal)."""
+    with progress_bars(quiet) as update:
+        if update is None:
+            yield lambda n: None
+            return
+        done = 0
+        update(label, done, total)
 
-    console = err_console(quiet)
-    if quiet or not console.is_terminal:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            update(label, done, total)
 
-    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield advance
 
 
 def _prepare(kind: str, out: Path | None, names: dict[int, str], force: bool, json_: bool = False) -> None:
@@ -190,7 +191,7 @@ def sample(
 
     netg, config, header = lib.load_generator(path, select_device(device), batch_stats, ema=not no_ema)
     step = header.progress.get("step")
-    used_ema = not no_ema and any(name.startswith("G_ema.") for name in header.tensors)
+    used_ema = not no_ema and header.has_ema
     manifest = {"checkpoint": str(path), "step": step, "truncation": truncation, "batch_stats": batch_stats,
                 "ema": used_ema, "files": {str(s): name for s, name in names.items()}}
     shape = (config.channels, config.image_size, config.image_size)

@@ -57,11 +57,13 @@ class Reference:
 
     def features(self, backbone: features.Backbone, on_progress: Progress | None = None) -> torch.Tensor:
         if backbone.name not in self._features:
-            cached = self._cached(backbone)
-            if cached is None:
-                cached = _extract(backbone, self.images, "real features", on_progress)
-            self._features[backbone.name] = cached
-            self._store(backbone)
+            path = self._cache_path(backbone)
+            feats = self._cached(path, backbone.dim) if path is not None else None
+            if feats is None:
+                feats = _extract(backbone, self.images, "real features", on_progress)
+                if path is not None:
+                    _store(path, feats)
+            self._features[backbone.name] = feats
         return self._features[backbone.name]
 
     def score(self, fake_u8: torch.Tensor, metrics: Sequence[str], backbone: features.Backbone | None,
@@ -96,9 +98,8 @@ class Reference:
                  torch.__version__]
         return self.cache_dir / "features" / f"{hashlib.sha256(json.dumps(facts).encode()).hexdigest()}.safetensors"
 
-    def _cached(self, backbone: features.Backbone) -> torch.Tensor | None:
-        path = self._cache_path(backbone)
-        if path is None or not path.is_file():
+    def _cached(self, path: Path, dim: int) -> torch.Tensor | None:
+        if not path.is_file():
             return None
         from safetensors.torch import load_file
 
@@ -106,22 +107,20 @@ class Reference:
             feats = load_file(str(path))["features"]
         except Exception:  # noqa: BLE001 - a damaged cache only means computing again
             return None
-        return feats if tuple(feats.shape) == (self.n, backbone.dim) and feats.dtype == torch.float64 else None
+        return feats if tuple(feats.shape) == (self.n, dim) and feats.dtype == torch.float64 else None
 
-    def _store(self, backbone: features.Backbone) -> None:
-        path = self._cache_path(backbone)
-        if path is None or path.is_file():
-            return
-        from safetensors.torch import save
 
-        from dcgan_cli.atomic import write_atomic
-        from dcgan_cli.errors import OutputError
+def _store(path: Path, feats: torch.Tensor) -> None:
+    from safetensors.torch import save
 
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, save({"features": self._features[backbone.name].contiguous()}))
-        except (OSError, OutputError):
-            pass  # a read-only cache is not an error: the next run computes the features again
+    from dcgan_cli.atomic import write_atomic
+    from dcgan_cli.errors import OutputError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, save({"features": feats.contiguous()}))
+    except (OSError, OutputError):
+        pass  # a read-only cache is not an error: the next run computes the features again
 
 
 def _extract(backbone: features.Backbone, images: torch.Tensor, stage: str, on_progress: Progress | None,
@@ -197,7 +196,7 @@ def evaluate(
                                 batch_size=batch_size)
     return {
         "checkpoint": str(path), "step": header.progress.get("step"),
-        "ema": ema and any(k.startswith("G_ema.") for k in header.tensors),
+        "ema": ema and header.has_ema,
         "real": {"dir": str(real_dir), "images": data.report.used,
                  "skipped": {reason: len(paths) for reason, paths in data.report.skipped.items()}},
         "n": scorer.reference.n, "seed": seed, "image_size": config.image_size, "channels": config.channels,

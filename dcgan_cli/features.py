@@ -43,7 +43,6 @@ class Backbone:
     name: str
     dim: int
     resolution: int
-    weights: Path
     net: Callable[[torch.Tensor], torch.Tensor]
     device: torch.device
 
@@ -156,4 +155,4 @@ def load(name: str, device: str = "cpu", weights: Path | None = None) -> Backbon
         raise CheckpointError(f"{path}: weights do not fit {name} ({str(e).splitlines()[0]})") from None
     dev = torch.device(device)
     net = net.to(dev, memory_format=torch.channels_last).eval().requires_grad_(False)
-    return Backbone(name, dim, resolution, path, net.features, dev)
+    return Backbone(name, dim, resolution, net.features, dev)

@@ -22,8 +22,8 @@ from dcgan_cli.errors import CheckpointError
 if TYPE_CHECKING:
     from rich.console import Console
 
-# BatchNorm buffers are state, not learned parameters; nn.Module.parameters() would not count them either.
-# buffers, not parameters: BatchNorm statistics and spectral norm's power-iteration vectors
+# Buffers are state, not learned parameters (nn.Module.parameters() would not count them either): BatchNorm
+# statistics and spectral norm's power-iteration vectors.
 BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked", ".weight.0._u", ".weight.0._v")
 HASH_CHUNK = 1 << 20
 
@@ -70,7 +70,7 @@ def describe(path: Path) -> dict[str, Any]:
         "dataset_fingerprint": dataset.get("fingerprint") if isinstance(dataset, dict) else None,
         "parameters": {"G": parameter_count(header.tensors, "G."), "D": parameter_count(header.tensors, "D.")},
         "can_resume": header.can_resume,
-        "ema": any(name.startswith("G_ema.") for name in header.tensors),
+        "ema": header.has_ema,
         "file_size": header.file_size,
         "header_bytes": header.header_bytes,
         "sha256": content_hash,

@@ -31,6 +31,7 @@ from dcgan_cli.device import select_device
 from dcgan_cli.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
 from dcgan_cli.errors import CheckpointError, DivergedError, Interrupted, UsageError
 from dcgan_cli.evaluate import load_backbone
+from dcgan_cli.features import Backbone
 from dcgan_cli.interrupt import StopFlag
 from dcgan_cli.model import DCGANConfig, build_models
 from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
@@ -73,6 +74,7 @@ class _Trainer:
         self.last_saved: tuple[int, Path] | None = None
         self.ema: torch.nn.Module | None = None  # with --ema: the averaged copy of G
         self.augment_gen: torch.Generator | None = None  # with --diffaugment: its random numbers
+        self.scoring_backbone: tuple[Backbone | None, str | None] = (None, None)  # with --eval-every, on rank 0
 
     # --- set-up ----------------------------------------------------------------------------------------
 
@@ -118,8 +120,8 @@ class _Trainer:
         device = self.env.device(select_device(opts.device))
         if (opts.amp or opts.sync_bn) and device.type != "cuda":
             raise UsageError(f"--{'amp' if opts.amp else 'sync-bn'} needs CUDA (the device is {device})")
-        if opts.eval_every is not None and self.env.is_main:
-            load_backbone("auto", opts.eval_metrics, str(device))  # a missing extra fails before the run folder
+        if opts.eval_every is not None and self.env.is_main:  # a missing extra fails before the run folder
+            self.scoring_backbone = load_backbone("auto", opts.eval_metrics, str(device))
         with process_group(self.env, device):
             return self._run(model, recipe, device, resumed)
 
@@ -229,8 +231,10 @@ class _Trainer:
             rd.truncate_metrics(step)
         elif env.is_main:
             rd.save_real(data.images)
-        scoring = TrainingEval(opts, config, data, device, self.emit, rd.last_eval_step() if resumed else -1) \
-            if opts.eval_every is not None and env.is_main else None
+        scoring = None
+        if opts.eval_every is not None and env.is_main:
+            scoring = TrainingEval(opts, config, data, *self.scoring_backbone, self.emit,
+                                   rd.last_eval_step() if resumed else -1)
         nan_step = faults.value("nan_at_step")
         sigint_step = faults.value("sigint_at_step")
         epoch_sum = torch.zeros(len(STATS), device=device)

@@ -12,15 +12,16 @@ from typing import IO, Any
 import torch
 
 from dcgan_cli.data import ImageSet, load_images
-from dcgan_cli.evaluate import load_backbone, make_scorer
+from dcgan_cli.evaluate import make_scorer
+from dcgan_cli.features import Backbone
 from dcgan_cli.model import DCGANConfig
 from dcgan_cli.recipe import TrainOptions
 
 
 class TrainingEval:
-    def __init__(self, opts: TrainOptions, config: DCGANConfig, data: ImageSet, device: torch.device,
-                 emit: Callable[[dict[str, Any]], None], last_scored: int = -1) -> None:
-        backbone, note = load_backbone("auto", opts.eval_metrics, str(device))
+    def __init__(self, opts: TrainOptions, config: DCGANConfig, data: ImageSet, backbone: Backbone | None,
+                 note: str | None, emit: Callable[[dict[str, Any]], None], last_scored: int = -1) -> None:
+        """`backbone` and `note` as evaluate.load_backbone gave them (before the run folder was made)."""
         if opts.eval_dir is not None:
             data = load_images(opts.eval_dir, config.image_size, config.channels, workers=opts.workers,
                                cache_dir=opts.cache_dir, max_pixels=opts.max_pixels)
@@ -30,14 +31,14 @@ class TrainingEval:
             emit({"event": "warning", "message": message})
         if backbone is not None:
             self.scorer.reference.features(backbone)  # now, not in the middle of the first scoring
-        self.emit, self.every = emit, opts.eval_every
+        self.emit, self.every = emit, int(opts.eval_every or 0)
         self.last_scored = last_scored  # on resume: the newest score row kept, so no step is scored twice
         self.seconds = 0.0  # spent scoring in this invocation
         emit({"event": "eval_ready", "dir": str(opts.eval_dir or opts.data), "n": self.scorer.reference.n,
               "metrics": list(opts.eval_metrics), "backbone": backbone.name if backbone else None})
 
     def due(self, step: int) -> bool:
-        return self.every is not None and step % self.every == 0
+        return step % self.every == 0
 
     def __call__(self, step: int, netg: torch.nn.Module, metrics_file: IO[str]) -> float:
         """Score `netg` at `step`, log the row and the event; returns the seconds it took."""
