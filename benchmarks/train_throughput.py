@@ -169,9 +169,9 @@ def compute_main(a: argparse.Namespace) -> None:
     """Seconds per step of the three steps, interleaved step by step so that machine load hits all alike."""
     import torch
 
-    from dcgan_cli.data import epoch_permutation, to_model_input
+    from dcgan_cli.data.dataset import epoch_permutation, to_model_input
     from dcgan_cli.model import DCGANConfig, build_models
-    from dcgan_cli.step import GanModules, train_step
+    from dcgan_cli.training.step import GanModules, train_step
 
     torch.manual_seed(SEED)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -299,7 +299,7 @@ def report(a: argparse.Namespace, vs: list[Variant], compute: list[dict[str, lis
     lines += ["", f"Compute-only (one in-memory batch, no data loading; {a.compute_steps} timed steps per round after "
               f"{a.warmup} warm-up, median):", "", "| step | img/s | × tutorial step | data path ms/batch "
               "| data path % of step |", "|---|---:|---:|---:|---:|"]
-    labels = ("tutorial step (Sigmoid + BCELoss, `.item()` per stat)", "`dcgan_cli.step.train_step`",
+    labels = ("tutorial step (Sigmoid + BCELoss, `.item()` per stat)", "`dcgan_cli.training.step.train_step`",
               "`train_step`, channels-last")
     for key, label in zip(STEPS, labels):
         dp = f"{data_ms[key]:.2f} | {100 * share[key]:.1f} %" if key in data_ms else "— | —"

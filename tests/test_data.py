@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
-from dcgan_cli import decode as decode_mod
-from dcgan_cli.data import CACHE_UNREADABLE, epoch_permutation, load_images, to_model_input
-from dcgan_cli.decode import ANIMATED_WARNING, SkippedImage, decode_image, decode_many, printable, scan_folder
+from dcgan_cli.data import decode as decode_mod
+from dcgan_cli.data.dataset import CACHE_UNREADABLE, epoch_permutation, load_images, to_model_input
+from dcgan_cli.data.decode import ANIMATED_WARNING, SkippedImage, decode_image, decode_many, printable, scan_folder
 from dcgan_cli.errors import DataError, UsageError
 
 WHITE = (255, 255, 255)
@@ -272,7 +272,7 @@ def test_cache_hit_miss_and_repair(tmp_path) -> None:
 
 
 def test_decode_module_stays_torch_free() -> None:
-    code = "import sys, dcgan_cli.decode; assert not {'torch', 'numpy'} & set(sys.modules), sorted(sys.modules)"
+    code = "import sys, dcgan_cli.data.decode; assert not {'torch', 'numpy'} & set(sys.modules), sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 

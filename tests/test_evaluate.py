@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from dcgan_cli import features
-from dcgan_cli.cli import app
-from dcgan_cli.evaluate import Reference
-from dcgan_cli.feature_metrics import frechet_distance, kid, precision_recall_density_coverage
-from dcgan_cli.swd import level_sizes, swd
+from dcgan_cli.metrics import backbones as features
+from dcgan_cli.cli.train import app
+from dcgan_cli.metrics.evaluate import Reference
+from dcgan_cli.metrics.distances import frechet_distance, kid, precision_recall_density_coverage
+from dcgan_cli.metrics.swd import level_sizes, swd
 from tests.conftest import TINY, make_images, tiny_checkpoint
 
 runner = CliRunner()

@@ -28,7 +28,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli import app
+from dcgan_cli.cli.train import app
 from dcgan_cli.errors import CheckpointError
 from dcgan_cli.model import DCGANConfig, build_models
 from tests.conftest import REPO, TINY, make_images, tiny_checkpoint

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.images import encode_pngs, grid, tensor_png
+from dcgan_cli.io.images import encode_pngs, grid, tensor_png
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli import app
+from dcgan_cli.cli.train import app
 from dcgan_cli.model import DCGANConfig, build_models, parameter_count
 from tests.conftest import tiny_checkpoint
 from tests.hostile import BAD, edit_meta, join, nan_tensor, split
@@ -103,7 +103,7 @@ def test_inspect_never_imports_torch(ckpts: dict[str, Path]) -> None:
     code = (
         "import sys, time, typer\n"
         "t = time.perf_counter()\n"
-        "from dcgan_cli.cli_outputs import register\n"
+        "from dcgan_cli.cli.sample import register\n"
         "app = typer.Typer(add_completion=False); register(app)\n"
         "try:\n"
         "    app(args=['inspect', sys.argv[1]], prog_name='dcgan')\n"

@@ -17,10 +17,11 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from dcgan_cli import checkpoint, cli_outputs
-from dcgan_cli.cli import app
+from dcgan_cli import checkpoint
+from dcgan_cli.cli import sample as cli_outputs
+from dcgan_cli.cli.train import app
 from dcgan_cli.errors import UsageError
-from dcgan_cli.sample import frame_count, latents, parse_seeds, slerp, walk
+from dcgan_cli.sampling.generator import frame_count, latents, parse_seeds, slerp, walk
 from tests.conftest import tiny_checkpoint
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli import app
+from dcgan_cli.cli.train import app
 from tests.conftest import TINY, make_images
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from dcgan_cli.cli import app
+from dcgan_cli.cli.train import app
 from tests.conftest import TINY
 
 runner = CliRunner()
@@ -72,7 +72,7 @@ def test_loss_options_train_resume_exactly_and_are_recorded(image_dir: Path, tmp
 
 
 def test_diffaugment_is_differentiable_deterministic_and_shape_preserving() -> None:
-    from dcgan_cli.augment import DiffAugment, parse_policy
+    from dcgan_cli.training.augment import DiffAugment, parse_policy
 
     x = torch.rand(4, 3, 16, 16, requires_grad=True)
     a = DiffAugment(parse_policy("color,translation,cutout"), torch.Generator().manual_seed(1))(x)
@@ -103,7 +103,7 @@ def test_diffaugment_run_resumes_exactly(image_dir: Path, tmp_path: Path) -> Non
 
 
 def test_ema_warms_up_then_keeps_the_requested_decay() -> None:
-    from dcgan_cli.step import ema_decay
+    from dcgan_cli.training.step import ema_decay
 
     assert ema_decay(0.999, 1) == pytest.approx(2 / 11)  # early on the average follows G
     assert ema_decay(0.999, 100) == pytest.approx(101 / 110)

@@ -17,13 +17,14 @@ from typing import Any
 
 import torch
 
-from dcgan_cli import checkpoint, features
-from dcgan_cli.data import load_images
+from dcgan_cli import checkpoint
+from dcgan_cli.metrics import backbones as features
+from dcgan_cli.data.dataset import load_images
 from dcgan_cli.errors import DataError, UsageError
-from dcgan_cli.feature_metrics import frechet_distance, kid, precision_recall_density_coverage
-from dcgan_cli.metric_names import FEATURE_METRICS, METRICS, check_backbone
-from dcgan_cli.recipe import derive_seed
-from dcgan_cli.swd import swd
+from dcgan_cli.metrics.distances import frechet_distance, kid, precision_recall_density_coverage
+from dcgan_cli.metrics.names import FEATURE_METRICS, METRICS, check_backbone
+from dcgan_cli.training.options import derive_seed
+from dcgan_cli.metrics.swd import swd
 
 FEATURES_FORMAT = "dcgan-cli/features"
 MIN_IMAGES = 8  # precision/recall need k + 1 = 6 per set; SWD and FD mean little below this anyway
@@ -113,7 +114,7 @@ class Reference:
 def _store(path: Path, feats: torch.Tensor) -> None:
     from safetensors.torch import save
 
-    from dcgan_cli.atomic import write_atomic
+    from dcgan_cli.io.atomic import write_atomic
     from dcgan_cli.errors import OutputError
 
     try:
@@ -143,7 +144,7 @@ class Scorer:
 
     def __call__(self, netg: torch.nn.Module, on_progress: Progress | None = None) -> dict[str, Any]:
         """G's images for seeds seed .. seed+n-1 (what `dcgan sample --seed S --n N` draws), in eval mode."""
-        from dcgan_cli.sample import generate, seed_range
+        from dcgan_cli.sampling.generator import generate, seed_range
 
         seeds = seed_range(self.seed, self.reference.n)
         was_training = netg.training
@@ -183,7 +184,7 @@ def evaluate(
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Score a checkpoint against a folder of real images; see the module docstring."""
-    from dcgan_cli.sample import load_generator
+    from dcgan_cli.sampling.generator import load_generator
 
     start = time.perf_counter()
     path = checkpoint.resolve(ckpt_path)

@@ -82,7 +82,7 @@ def describe(path: Path) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     """Any metadata value as inert one-line text: JSON (ASCII-escaped) for structures, then safe_text."""
-    from dcgan_cli.console import safe_text
+    from dcgan_cli.cli.render import safe_text
 
     if value is None:
         return "-"
@@ -105,7 +105,7 @@ def render(info: dict[str, Any], console: Console) -> None:
     """Two rich tables on `console`: the facts, then every tensor."""
     from rich.table import Table
 
-    from dcgan_cli.console import inert
+    from dcgan_cli.cli.render import inert
 
     facts = Table(title=_text(info["path"]), show_header=False, box=None, pad_edge=False)
     facts.add_column("field", style="bold", no_wrap=True)

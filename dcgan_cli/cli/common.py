@@ -31,7 +31,7 @@ def require_folder(path: Path, what: str = "") -> None:
 def progress_bars(silent: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """update(stage, done, total): one transient bar per stage on stderr when it is a terminal; None otherwise
     (no animation in logs or pipes). stdout is never redirected: it may be carrying PNG bytes."""
-    from dcgan_cli.console import err_console
+    from dcgan_cli.cli.render import err_console
 
     console = err_console(silent)
     if silent or not console.is_terminal:
@@ -53,7 +53,7 @@ def progress_bars(silent: bool) -> Iterator[Callable[[str, int, int], None] | No
 
 def fail(message: str, code: int) -> typer.Exit:
     """One line on stderr, never a traceback; the caller raises the returned Exit."""
-    from dcgan_cli.console import err_console, safe_text
+    from dcgan_cli.cli.render import err_console, safe_text
 
     err_console().print(f"[bold red]error:[/] {safe_text(message)}")
     return typer.Exit(code)

@@ -22,8 +22,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from dcgan_cli.atomic import fsync_dir
-from dcgan_cli.decode import (
+from dcgan_cli.io.atomic import fsync_dir
+from dcgan_cli.data.decode import (
     IMAGE_EXTENSIONS,
     Decoded,
     ScanEntry,

@@ -25,19 +25,19 @@ from typing import Any
 import torch
 
 from dcgan_cli import checkpoint, faults
-from dcgan_cli.augment import DiffAugment, parse_policy
-from dcgan_cli.data import ImageSet, epoch_permutation, load_images, to_model_input
+from dcgan_cli.training.augment import DiffAugment, parse_policy
+from dcgan_cli.data.dataset import ImageSet, epoch_permutation, load_images, to_model_input
 from dcgan_cli.device import select_device
-from dcgan_cli.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
+from dcgan_cli.training.distributed import DistEnv, any_rank, barrier, process_group, same_on_all_ranks, wrap
 from dcgan_cli.errors import CheckpointError, DivergedError, Interrupted, UsageError
-from dcgan_cli.evaluate import load_backbone
-from dcgan_cli.features import Backbone
-from dcgan_cli.interrupt import StopFlag
+from dcgan_cli.metrics.evaluate import load_backbone
+from dcgan_cli.metrics.backbones import Backbone
+from dcgan_cli.training.interrupt import StopFlag
 from dcgan_cli.model import DCGANConfig, build_models
-from dcgan_cli.recipe import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
-from dcgan_cli.rundir import RunDir
-from dcgan_cli.step import STATS, GanModules, train_step, update_ema
-from dcgan_cli.train_eval import TrainingEval
+from dcgan_cli.training.options import DEFAULT_EPOCHS, FIXED_NOISE_SIZE, TrainOptions, derive_seed, resolve
+from dcgan_cli.training.rundir import RunDir
+from dcgan_cli.training.step import STATS, GanModules, train_step, update_ema
+from dcgan_cli.training.scoring import TrainingEval
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]

@@ -11,11 +11,11 @@ from typing import IO, Any
 
 import torch
 
-from dcgan_cli.data import ImageSet, load_images
-from dcgan_cli.evaluate import make_scorer
-from dcgan_cli.features import Backbone
+from dcgan_cli.data.dataset import ImageSet, load_images
+from dcgan_cli.metrics.evaluate import make_scorer
+from dcgan_cli.metrics.backbones import Backbone
 from dcgan_cli.model import DCGANConfig
-from dcgan_cli.recipe import TrainOptions
+from dcgan_cli.training.options import TrainOptions
 
 
 class TrainingEval:

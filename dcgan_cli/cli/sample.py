@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli_common import Device, Json, Quiet, progress_bars, user_errors
+from dcgan_cli.cli.common import Device, Json, Quiet, progress_bars, user_errors
 from dcgan_cli.errors import OutputError, UsageError
 
 Ckpt = Annotated[Path, typer.Argument(help="A checkpoint file, or a run folder (its last.safetensors).",
@@ -118,7 +118,7 @@ def _prepare(kind: str, out: Path | None, names: dict[int, str], force: bool, js
         return
     assert out is not None
     if kind == "dir":
-        from dcgan_cli.sample import MANIFEST
+        from dcgan_cli.sampling.generator import MANIFEST
 
         paths = [out / MANIFEST] + [out / name for name in names.values()]
     elif not out.parent.is_dir():  # atomic.write_atomic would only fail after all the sampling
@@ -134,7 +134,7 @@ def _prepare(kind: str, out: Path | None, names: dict[int, str], force: bool, js
 
 def _finish(sink: Any, kind: str, out: Path | None, names: dict[int, str]) -> list[str]:
     """Write the single-file output (grid, GIF, stdout) or the manifest; return the files made."""
-    from dcgan_cli.atomic import write_atomic
+    from dcgan_cli.io.atomic import write_atomic
 
     data = sink.finish()
     if kind == "stdout":
@@ -175,7 +175,7 @@ def sample(
     """Generate images from a checkpoint: one per seed, same seed -> same image."""
     if seeds is not None and (n is not None or seed is not None):
         raise UsageError("use either --seeds or --n/--seed, not both")
-    from dcgan_cli import sample as lib
+    from dcgan_cli.sampling import generator as lib
 
     seed_list = lib.parse_seeds(seeds) if seeds is not None else lib.seed_range(seed or 0, 64 if n is None else n)
     path = checkpoint.resolve(ckpt)
@@ -205,12 +205,12 @@ def sample(
     seconds = max(time.perf_counter() - start, 1e-9)
     rate = len(seed_list) / seconds
     if json_:
-        from dcgan_cli.console import emit_json
+        from dcgan_cli.cli.render import emit_json
 
         emit_json({"files": files, "seeds": seed_list, "checkpoint": str(path), "step": step,
                    "output": "-" if out is None else str(out), "truncation": truncation, "batch_stats": batch_stats,
                    "ema": used_ema, "seconds": round(seconds, 3), "img_per_s": round(rate, 1)})
-    from dcgan_cli.console import err_console, safe_text
+    from dcgan_cli.cli.render import err_console, safe_text
 
     where = "stdout" if out is None else safe_text(str(out))
     err_console(quiet or json_).print(f"wrote {len(seed_list)} image(s) to {where} ({seconds:.1f} s, {rate:.0f} img/s)")
@@ -238,7 +238,7 @@ def interpolate(
     quiet: Quiet = False,
 ) -> None:
     """Walk the latent space through seeds; each keyframe is exactly `sample --seeds K`'s image."""
-    from dcgan_cli import sample as lib
+    from dcgan_cli.sampling import generator as lib
 
     if len(seeds) < 2:
         raise UsageError("interpolate needs at least two seeds")
@@ -269,18 +269,18 @@ def interpolate(
             advance(len(images))
     files = _finish(sink, kind, out, names)
     if json_:
-        from dcgan_cli.console import emit_json
+        from dcgan_cli.cli.render import emit_json
 
         emit_json({"files": files, "seeds": seeds, "checkpoint": str(path), "step": step, "frames": total,
                    "keyframes": keyframes, "steps": steps, "mode": mode.value, "loop": loop})
-    from dcgan_cli.console import err_console, safe_text
+    from dcgan_cli.cli.render import err_console, safe_text
 
     err_console(quiet or json_).print(f"wrote {total} frames through {len(seeds)} seeds to {safe_text(str(out))}")
 
 
 def inspect_checkpoint(ckpt: Ckpt, json_: Json = False, quiet: Quiet = False) -> None:
     """Describe a checkpoint from its header alone: fast, and safe on hostile files."""
-    from dcgan_cli.inspect import describe, render
+    from dcgan_cli.checkpoint.describe import describe, render
 
     info = describe(checkpoint.resolve(ckpt))
     if json_:  # console.emit_json's format, without importing rich (~0.1 s of a 0.5 s budget)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from dcgan_cli.errors import CheckpointError, UsageError
-from dcgan_cli.metric_names import BACKBONES, EFFICIENTNET, INCEPTION
+from dcgan_cli.metrics.names import BACKBONES, EFFICIENTNET, INCEPTION
 
 EFFICIENTNET_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 EFFICIENTNET_FILE = "efficientnet-lite0-57934424.pth"

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from dcgan_cli.cli_common import Device, Json, Quiet, progress_bars, require_folder, user_errors
+from dcgan_cli.cli.common import Device, Json, Quiet, progress_bars, require_folder, user_errors
 from dcgan_cli.errors import UsageError
-from dcgan_cli.metric_names import INCEPTION, check_backbone, parse_metrics
+from dcgan_cli.metrics.names import INCEPTION, check_backbone, parse_metrics
 
 # the table's rows for feature metrics: (label, arrow: lower or higher is better)
 _LABELS = {"fd": ("Fréchet distance", "↓"), "kid": ("KID", "↓"), "precision": ("precision", "↑"),
@@ -66,16 +66,16 @@ def evaluate(
 
     path = checkpoint.resolve(ckpt)
     checkpoint.read_header(path)  # a bad checkpoint fails here, before torch is imported
-    from dcgan_cli.cli import default_cache_dir
+    from dcgan_cli.cli.train import default_cache_dir
     from dcgan_cli.device import select_device
-    from dcgan_cli.evaluate import evaluate as run
+    from dcgan_cli.metrics.evaluate import evaluate as run
 
     with progress_bars(quiet or json_) as on_progress:
         result = run(path, real, n=n, seed=seed, metrics=wanted, backbone=backbone,
                      inception_weights=inception_weights, device=str(select_device(device)),
                      ema=not no_ema, batch_size=batch_size, workers=workers,
                      cache_dir=None if no_cache else (cache_dir or default_cache_dir()), on_progress=on_progress)
-    from dcgan_cli.console import emit_json, err_console, safe_text
+    from dcgan_cli.cli.render import emit_json, err_console, safe_text
 
     console = err_console(quiet)
     for note in result["notes"]:
@@ -91,7 +91,7 @@ def evaluate(
 def _table(result: dict[str, Any]) -> Any:
     from rich.table import Table
 
-    from dcgan_cli.console import safe_text
+    from dcgan_cli.cli.render import safe_text
 
     ema = ", EMA generator" if result["ema"] else ""
     table = Table(title=f"{safe_text(result['checkpoint'])} (step {result['step']}{ema}) vs {result['n']} real images, "

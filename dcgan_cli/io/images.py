@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from dcgan_cli.atomic import write_atomic
+from dcgan_cli.io.atomic import write_atomic
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -13,10 +13,12 @@ from typing import Annotated
 
 import typer
 
-from dcgan_cli import __version__, cli_evaluate, cli_outputs
-from dcgan_cli.cli_common import Device, Json, Quiet, require_folder, user_errors
+from dcgan_cli import __version__
+from dcgan_cli.cli import evaluate as cli_evaluate
+from dcgan_cli.cli import sample as cli_outputs
+from dcgan_cli.cli.common import Device, Json, Quiet, require_folder, user_errors
 from dcgan_cli.errors import UsageError
-from dcgan_cli.metric_names import parse_metrics
+from dcgan_cli.metrics.names import parse_metrics
 
 app = typer.Typer(
     name="dcgan",
@@ -155,7 +157,7 @@ def train(
     if label_smoothing is not None and not 0 <= label_smoothing < 0.5:
         raise UsageError("--label-smoothing must be from 0 to below 0.5, e.g. 0.1")
     if diffaugment is not None:
-        from dcgan_cli.augment import parse_policy  # torch is loaded by this point of `train` anyway
+        from dcgan_cli.training.augment import parse_policy  # torch is loaded by this point of `train` anyway
 
         try:
             diffaugment = ",".join(parse_policy(diffaugment))
@@ -168,9 +170,9 @@ def train(
     if eval_dir is not None:
         require_folder(eval_dir, "--eval-dir")
     run_dir = out if out is not None else Path("runs") / (data.resolve().name or "run")
-    from dcgan_cli.console import Renderer, err_console, safe_text
-    from dcgan_cli.train import TrainOptions
-    from dcgan_cli.train import train as run_training
+    from dcgan_cli.cli.render import Renderer, err_console, safe_text
+    from dcgan_cli.training.trainer import TrainOptions
+    from dcgan_cli.training.trainer import train as run_training
 
     opts = TrainOptions(
         data=data, out=run_dir, epochs=epochs, max_steps=max_steps,
@@ -191,7 +193,7 @@ def train(
     if end.get("rank", 0) != 0:
         return
     if json_:
-        from dcgan_cli.console import emit_json
+        from dcgan_cli.cli.render import emit_json
 
         emit_json(end)
     if end.get("dry_run"):

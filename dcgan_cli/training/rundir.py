@@ -22,10 +22,10 @@ import torch
 from PIL import Image
 
 from dcgan_cli import checkpoint, faults
-from dcgan_cli.atomic import write_atomic
+from dcgan_cli.io.atomic import write_atomic
 from dcgan_cli.errors import OutputError
-from dcgan_cli.images import gif_bytes, grid, save_png, tensor_png, to_uint8
-from dcgan_cli.plot import loss_curve
+from dcgan_cli.io.images import gif_bytes, grid, save_png, tensor_png, to_uint8
+from dcgan_cli.io.plot import loss_curve
 
 GIF_FRAME_MS = 200
 MAX_GIF_FRAMES = 200

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 
 from dcgan_cli import checkpoint
-from dcgan_cli.atomic import write_atomic
+from dcgan_cli.io.atomic import write_atomic
 from dcgan_cli.errors import CheckpointError, OutputError, UsageError
-from dcgan_cli.images import GridCanvas, encode_pngs, gif_bytes, tensor_png, to_pil, to_uint8
+from dcgan_cli.io.images import GridCanvas, encode_pngs, gif_bytes, tensor_png, to_pil, to_uint8
 from dcgan_cli.model import DCGANConfig, Generator, fold_batchnorm
 
 MAX_SEED = 2**32 - 1  # what numpy's RandomState accepts, as in stylegan2-ada; torch would take 2**64-1

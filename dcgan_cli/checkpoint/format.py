@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dcgan_cli import __version__, faults, safetensors_header
-from dcgan_cli.atomic import fsync_dir
+from dcgan_cli import __version__, faults
+from dcgan_cli.checkpoint import header as safetensors_header
+from dcgan_cli.io.atomic import fsync_dir
 from dcgan_cli.errors import CheckpointError, DivergedError, OutputError, UsageError
-from dcgan_cli.safetensors_header import TensorInfo
+from dcgan_cli.checkpoint.header import TensorInfo
 
 if TYPE_CHECKING:
     import torch
