@@ -169,7 +169,7 @@ def compute_main(a: argparse.Namespace) -> None:
     """Seconds per step of the three steps, interleaved step by step so that machine load hits all alike."""
     import torch
 
-    from dcgan_cli.data.dataset import epoch_permutation, to_model_input
+    from dcgan_cli.data.batches import epoch_permutation, to_model_input
     from dcgan_cli.model import DCGANConfig, build_models
     from dcgan_cli.training.step import GanModules, train_step
 

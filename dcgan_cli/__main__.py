@@ -1,6 +1,6 @@
 """`python -m dcgan_cli` (what `torchrun -m dcgan_cli` runs)."""
 
-from dcgan_cli.cli.train import main
+from dcgan_cli.cli.app import main
 
 if __name__ == "__main__":
     main()

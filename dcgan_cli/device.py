@@ -1,21 +1,32 @@
-"""Choosing the torch device from `--device auto|cpu|cuda|cuda:N|mps`."""
+"""Choosing the torch device from `auto|cpu|cuda|cuda:N|mps`. The name is checked without torch (options are
+validated before anything heavy is imported); torch is imported only to ask what is present."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import torch
+from dcgan_cli.errors import OptionError
 
-from dcgan_cli.errors import UsageError
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def check_device_name(name: str) -> str:
+    """The name, normalised; OptionError('device') for one that names no device."""
+    norm = name.strip().lower() if isinstance(name, str) else ""
+    if not DEVICE_PATTERN.match(norm):
+        raise OptionError("device", f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)")
+    return norm
+
+
 def select_device(name: str) -> torch.device:
     """auto picks CUDA, then MPS, then the CPU; asking for a missing accelerator is a usage error."""
-    name = name.strip().lower()
-    if not DEVICE_PATTERN.match(name):
-        raise UsageError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)")
+    import torch
+
+    name = check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -24,10 +35,10 @@ def select_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: CUDA is not available on this machine")
+            raise OptionError("device", f"{name}: CUDA is not available on this machine")
         index = int(name.split(":")[1]) if ":" in name else 0
         if index >= torch.cuda.device_count():
-            raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise OptionError("device", f"{name}: only {torch.cuda.device_count()} CUDA device(s) present")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps: MPS is not available on this machine")
+        raise OptionError("device", "mps: MPS is not available on this machine")
     return torch.device(name)

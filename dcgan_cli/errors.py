@@ -1,9 +1,13 @@
 """Errors a user can cause, each with the exit code the README documents.
 
-The library raises these; only `cli.py` turns them into one line on stderr and an exit code.
+The library raises these and never mentions a command-line flag; only `cli/` turns them into one line on stderr
+and an exit code (and an `OptionError`'s field into its `--flag` spelling).
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 
 class DcganError(Exception):
@@ -16,6 +20,36 @@ class UsageError(DcganError):
     """Bad option or argument (the Click convention: exit 2)."""
 
     exit_code = 2
+
+
+class OptionError(UsageError):
+    """An option with a value the library refuses. It names the field (`TrainOptions.loss`, `sample(n=...)`) so the
+    CLI can say `--loss` instead; other fields the message mentions are written `<name>` in `problem` and spelled
+    the same way. `str()` spells them as field names: "loss must be bce or hinge, got 'wgan'"."""
+
+    _VERBS = ("must ", "needs ", "cannot ", "has ", "is ")
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, spell: Callable[[str], str]) -> str:
+        """The message with every field named as `spell(field)` says it (a flag, a keyword argument)."""
+        text = re.sub(r"<([a-z_]+)>", lambda m: spell(m.group(1)), self.problem)
+        return f"{spell(self.field)}{' ' if text.startswith(self._VERBS) else ': '}{text}"
+
+
+class RecipeConflict(UsageError):
+    """Options that would change a resumed run's recipe or model: (field, requested, stored) for each."""
+
+    def __init__(self, conflicts: list[tuple[str, object, object]]) -> None:
+        self.conflicts = conflicts
+        super().__init__(self.render(lambda name: name + "="))
+
+    def render(self, spell: Callable[[str], str]) -> str:
+        """spell(field) is what stands before the requested value: 'lr=' here, '--lr ' in the CLI."""
+        shown = ", ".join(f"{spell(name)}{value} (checkpoint: {stored})" for name, value, stored in self.conflicts)
+        return f"cannot change these when resuming: {shown}"
 
 
 class DataError(DcganError):
@@ -43,6 +77,11 @@ class DivergedError(DcganError):
 
 
 class Interrupted(DcganError):
-    """Stopped by SIGINT/SIGTERM after saving (128 + SIGINT, like a shell)."""
+    """Stopped by SIGINT/SIGTERM after saving (128 + SIGINT, like a shell); says what to resume."""
 
     exit_code = 130
+
+    def __init__(self, message: str, *, step: int = 0, checkpoint: object = None, data: object = None,
+                 run_dir: object = None) -> None:
+        super().__init__(message)
+        self.step, self.checkpoint, self.data, self.run_dir = step, checkpoint, data, run_dir

@@ -8,7 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 from dcgan_cli import __version__
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli.app import app
 from tests.conftest import run_cli
 
 runner = CliRunner()
@@ -41,7 +41,7 @@ def test_help_does_not_import_torch() -> None:
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from dcgan_cli.cli.train import app\n"
+        "from dcgan_cli.cli.app import app\n"
         "r = CliRunner().invoke(app, ['--help'])\n"
         "assert r.exit_code == 0\n"
         "for command in ('train', 'evaluate'):\n"

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from dcgan_cli.metrics import backbones as features
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli.app import app
 from dcgan_cli.metrics.evaluate import Reference
 from dcgan_cli.metrics.distances import frechet_distance, kid, precision_recall_density_coverage
 from dcgan_cli.metrics.swd import level_sizes, swd
@@ -223,7 +223,7 @@ def test_without_the_extra_feature_metrics_are_skipped_or_refused(
 
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["--metrics", "fid"], 2, "unknown metric 'fid'"),
-    (["--backbone", "resnet"], 2, "unknown backbone 'resnet'"),
+    (["--backbone", "resnet"], 2, "'resnet' is not one of"),
     (["--n", "4"], 2, ""),
     (["--inception-weights", "/nonexistent.pth"], 2, "no such file"),
     (["--seed", str(2**32 - 5)], 2, "go past"),
@@ -270,7 +270,7 @@ def test_train_eval_every_logs_scores_into_metrics_jsonl(image_dir: Path, tmp_pa
 
 def test_train_eval_options_need_eval_every(image_dir: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["train", str(image_dir), "--out", str(tmp_path / "r"), "--eval-dir", str(image_dir)])
-    assert r.exit_code == 2 and "need --eval-every" in r.stderr
+    assert r.exit_code == 2 and "needs --eval-every" in r.stderr
     r = runner.invoke(app, ["train", str(image_dir), "--out", str(tmp_path / "r"), "--eval-every", "2",
                             "--eval-dir", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "--eval-dir: no such folder" in r.stderr

@@ -28,7 +28,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli.app import app
+from dcgan_cli.checkpoint.state import restore
 from dcgan_cli.errors import CheckpointError
 from dcgan_cli.model import DCGANConfig, build_models
 from tests.conftest import REPO, TINY, make_images, tiny_checkpoint
@@ -102,7 +103,7 @@ def _apply(path: Path) -> None:
     ckpt = checkpoint.load(path, for_resume=True)
     netg, netd = build_models(DCGANConfig(**ckpt.config))
     opt_g, opt_d = torch.optim.Adam(netg.parameters()), torch.optim.Adam(netd.parameters())
-    checkpoint.restore(ckpt, netg, netd, opt_g, opt_d, torch.Generator())
+    restore(ckpt, netg, netd, opt_g, opt_d, torch.Generator())
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

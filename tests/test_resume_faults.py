@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli.app import app
 from tests.conftest import REPO, TINY, run_cli
 
 runner = CliRunner()

@@ -1,7 +1,6 @@
 """`dcgan sample` and `dcgan interpolate`: determinism, seed composability, outputs, refusals.
 
-Commands run through typer.testing.CliRunner on an app built with cli_outputs.register, so these tests do not
-depend on how cli.py wires the commands; the cross-process test runs the same app in fresh interpreters.
+Commands run through typer.testing.CliRunner on the app; the cross-process test runs it in fresh interpreters.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli import sample as cli_outputs
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli import common as cli_common
+from dcgan_cli.cli.app import app
 from dcgan_cli.errors import UsageError
-from dcgan_cli.sampling.generator import frame_count, latents, parse_seeds, slerp, walk
+from dcgan_cli.sampling.latents import frame_count, latents, slerp, walk
+from dcgan_cli.sampling.seeds import parse_seeds
 from tests.conftest import tiny_checkpoint
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -120,7 +120,7 @@ def test_stdout_is_exactly_one_png(ckpt: Path) -> None:
 
 def test_stdout_refuses_terminal_and_json(ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "--json" in one_error_line(invoke("sample", ckpt, "-o", "-", "--json"), 2)
-    monkeypatch.setattr(cli_outputs, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_common, "stdout_is_terminal", lambda: True)
     assert "terminal" in one_error_line(invoke("sample", ckpt, "-o", "-"), 2)
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli.app import app
 from tests.conftest import TINY, make_images
 
 runner = CliRunner()
@@ -142,7 +142,7 @@ def test_resume_refuses_changed_recipe(image_dir: Path, tmp_path: Path) -> None:
     ("--image-size", "48", "power of two"),
     ("--channels", "2", "--channels"),
     ("--device", "tpu", "unknown device"),
-    ("--device", "cuda:7", "--device cuda:7"),
+    ("--device", "cuda:7", "--device: cuda:7"),
 ])
 def test_bad_options_exit_2(image_dir: Path, tmp_path: Path, flag: str, value: str, text: str) -> None:
     r = runner.invoke(app, ["train", str(image_dir), "--out", str(tmp_path / "run"), flag, value])

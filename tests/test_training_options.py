@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from dcgan_cli.cli.train import app
+from dcgan_cli.cli.app import app
 from tests.conftest import TINY
 
 runner = CliRunner()
@@ -72,7 +72,11 @@ def test_loss_options_train_resume_exactly_and_are_recorded(image_dir: Path, tmp
 
 
 def test_diffaugment_is_differentiable_deterministic_and_shape_preserving() -> None:
-    from dcgan_cli.training.augment import DiffAugment, parse_policy
+    from dcgan_cli.errors import OptionError
+    from dcgan_cli.training.augment import POLICIES, DiffAugment
+    from dcgan_cli.training.options import DIFFAUGMENT_POLICIES, parse_policy
+
+    assert set(DIFFAUGMENT_POLICIES) == set(POLICIES)  # the torch-free names are the implemented transforms
 
     x = torch.rand(4, 3, 16, 16, requires_grad=True)
     a = DiffAugment(parse_policy("color,translation,cutout"), torch.Generator().manual_seed(1))(x)
@@ -82,7 +86,7 @@ def test_diffaugment_is_differentiable_deterministic_and_shape_preserving() -> N
     assert x.grad is not None and x.grad.abs().sum() > 0  # G learns through the augmentation
     cut = DiffAugment(parse_policy("cutout"), torch.Generator().manual_seed(2))(torch.ones(2, 1, 16, 16))
     assert 0 < int((cut == 0).sum()) <= 2 * 8 * 8  # one square of half the side, per image
-    with pytest.raises(ValueError, match="unknown DiffAugment policy"):
+    with pytest.raises(OptionError, match="unknown DiffAugment policy"):
         parse_policy("color,blur")
 
 

@@ -5,18 +5,16 @@ the functions that move tensors, so `from dcgan_cli import checkpoint` stays che
 from dcgan_cli.checkpoint.format import (
     FORMAT,
     FORMAT_VERSION,
-    LAST,
     Checkpoint,
     Header,
     clean_stale_temps,
     encode,
     load,
     read_header,
-    resolve,
-    restore,
     save,
 )
 from dcgan_cli.checkpoint.header import TensorInfo
+from dcgan_cli.checkpoint.locate import LAST, find, newest_run, resolve
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAST", "Checkpoint", "Header", "TensorInfo", "clean_stale_temps", "encode",
-           "load", "read_header", "resolve", "restore", "save"]
+           "find", "load", "newest_run", "read_header", "resolve", "save"]

@@ -12,9 +12,7 @@ no torch, so `dcgan inspect` stays fast; torch is imported only by the functions
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from dcgan_cli import __version__, faults
 from dcgan_cli.checkpoint import header as safetensors_header
-from dcgan_cli.io.atomic import fsync_dir
-from dcgan_cli.errors import CheckpointError, DivergedError, OutputError, UsageError
 from dcgan_cli.checkpoint.header import TensorInfo
+from dcgan_cli.errors import CheckpointError, DivergedError
+from dcgan_cli.io.atomic import atomic_path
 
 if TYPE_CHECKING:
     import torch
 
 FORMAT = "dcgan-cli/checkpoint"
 FORMAT_VERSION = 1
-LAST = "last.safetensors"
 REQUIRED_METADATA = ("format", "format_version", "dcgan_version", "config", "progress", "created")
 RESUME_TENSORS = ("D.", "rng.")
 RESUME_METADATA = ("optG.param_groups", "optD.param_groups")
@@ -80,18 +77,6 @@ class Checkpoint:
     progress: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve(path: Path) -> Path:
-    """A checkpoint file, or a run folder meaning its latest checkpoint."""
-    if path.is_dir():
-        candidate = path / LAST
-        if not candidate.is_file():
-            raise UsageError(f"no checkpoint in folder {path} (expected {LAST})")
-        return candidate
-    if not path.exists():
-        raise UsageError(f"no such checkpoint: {path}")
-    return path
 
 
 def read_header(path: Path) -> Header:
@@ -186,29 +171,20 @@ def encode(ckpt: Checkpoint) -> bytes:
 
 
 def save(path: Path, ckpt: Checkpoint) -> int:
-    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder.
-
-    A crash at any instant leaves either the old file or the new one at `path`, never a mix.
-    """
+    """Write atomically and durably (io.atomic): a crash at any instant leaves either the old file or the new one
+    at `path`, never a mix. Returns the size in bytes."""
     data = encode(ckpt)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            if faults.active("save:mid_write"):
-                f.write(data[: len(data) // 2])
-                f.flush()
-                faults.crash_if("save:mid_write")
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+
+    def before_replace() -> None:
         faults.signal_if("save:sigint")  # a second Ctrl-C in the middle of a save must not tear it
         faults.crash_if("save:before_replace")
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as e:
-        with contextlib.suppress(OSError):  # the folder itself may be what failed
-            tmp.unlink(missing_ok=True)
-        raise OutputError(f"could not write checkpoint {path}: {e.strerror or e}") from None
+
+    with atomic_path(path, durable=True, before_replace=before_replace, what="checkpoint") as tmp, open(tmp, "wb") as f:
+        if faults.active("save:mid_write"):
+            f.write(data[: len(data) // 2])
+            f.flush()
+            faults.crash_if("save:mid_write")
+        f.write(data)
     return len(data)
 
 
@@ -314,34 +290,3 @@ def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str
     except (ValueError, TypeError, KeyError):
         raise CheckpointError(f"{path}: corrupt optimizer state ({prefix})") from None
     return {"state": state, "param_groups": groups}
-
-
-def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_g: torch.optim.Optimizer,
-            opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True,
-            ema: torch.nn.Module | None = None, augment: torch.Generator | None = None) -> torch.Tensor | None:
-    """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
-
-    Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
-    of the wrong length) is a CheckpointError, not a stack trace from deep inside torch.
-    """
-    path = ckpt.header.path if ckpt.header else "checkpoint"
-    try:
-        netg.load_state_dict(ckpt.generator)
-        netd.load_state_dict(ckpt.discriminator or {})
-        opt_g.load_state_dict(ckpt.opt_g or {})
-        opt_d.load_state_dict(ckpt.opt_d or {})
-        if rng:
-            noise.set_state(ckpt.rng["noise"])
-            if augment is not None:
-                augment.set_state(ckpt.rng["augment"])
-        if ema is not None:
-            if ckpt.generator_ema is None:
-                raise KeyError("the checkpoint has no G_ema tensors")
-            ema.load_state_dict(ckpt.generator_ema)
-    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"{path}: training state does not fit the model ({reason})") from None
-    fixed = ckpt.fixed_noise
-    if fixed is not None and (fixed.dim() != 4 or tuple(fixed.shape[1:]) != (ckpt.config["nz"], 1, 1)):
-        raise CheckpointError(f"{path}: fixed_noise has shape {list(fixed.shape)}, expected [N, nz, 1, 1]")
-    return fixed

@@ -1,15 +1,17 @@
-"""`dcgan evaluate`: option parsing, progress and the results table; the work lives in evaluate.py."""
+"""`dcgan evaluate`: option parsing, progress and the results table; the work lives in metrics/evaluate.py."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from dcgan_cli.cli.common import Device, Json, Quiet, progress_bars, require_folder, user_errors
+from dcgan_cli.cli.common import Device, Json, Quiet, checkpoint_path, progress_bars, require_folder
 from dcgan_cli.errors import UsageError
-from dcgan_cli.metrics.names import INCEPTION, check_backbone, parse_metrics
+from dcgan_cli.metrics.names import DEFAULT_N, EFFICIENTNET, INCEPTION, MAX_N, MIN_IMAGES
+from dcgan_cli.seeding import MAX_SEED
 
 # the table's rows for feature metrics: (label, arrow: lower or higher is better)
 _LABELS = {"fd": ("Fréchet distance", "↓"), "kid": ("KID", "↓"), "precision": ("precision", "↑"),
@@ -19,25 +21,28 @@ _CAPTION = ("↓ lower is better, ↑ higher. FD is biased upwards at small n: c
             "loses coverage).")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("evaluate")(user_errors(evaluate))
+class Backbone(str, Enum):
+    auto = "auto"
+    efficientnet = EFFICIENTNET
+    inception = INCEPTION
+    none = "none"
 
 
 def evaluate(
-    ckpt: Annotated[Path, typer.Argument(help="A checkpoint file, or a run folder (its last.safetensors).",
-                                         show_default=False)],
-    real: Annotated[Path, typer.Argument(help="Folder of real images to compare with (the same decoding as "
-                                         "training).", show_default=False)],
-    n: Annotated[int, typer.Option("--n", "-n", min=8, max=100_000, help="Images per set: seeds --seed .. "
-                                   "--seed+n-1, and n real images drawn by --seed.")] = 1000,
-    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="First sample seed; also draws the real "
+    paths: Annotated[list[Path], typer.Argument(metavar="[CKPT] REAL_DIR", help="An optional checkpoint or run "
+                                                "folder (default: the newest run under ./runs/), then a folder "
+                                                "of real images to compare with (decoded as training decodes).",
+                                                show_default=False)],
+    n: Annotated[int, typer.Option("--n", "-n", min=MIN_IMAGES, max=MAX_N, help="Images per set: seeds --seed .. "
+                                   "--seed+n-1, and n real images drawn by --seed.")] = DEFAULT_N,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="First sample seed; also draws the real "
                                       "subset, SWD patches and KID subsets.")] = 0,
-    metrics: Annotated[str | None, typer.Option(help="Comma-separated: swd, fd, kid, prdc (precision, recall, "
-                                                   "density, coverage).  \\[default: all]", show_default=False)]
-    = None,
-    backbone: Annotated[str, typer.Option(help="Features for fd/kid/prdc: auto (efficientnet-lite0 if "
-                                          "installed, else inception-v3 if its weights are cached), "
-                                          "efficientnet-lite0, inception-v3 or none.")] = "auto",
+    metrics: Annotated[str | None, typer.Option(metavar="swd,fd,kid,prdc", help="Comma-separated metrics: swd, fd, "
+                                                "kid, prdc (precision, recall, density, coverage).  "
+                                                "\\[default: all]", show_default=False)] = None,
+    backbone: Annotated[Backbone, typer.Option(help="Features for fd/kid/prdc: auto (efficientnet-lite0 if "
+                                               "installed, else inception-v3 if its weights are cached) or none.")]
+    = Backbone.auto,
     inception_weights: Annotated[Path | None, typer.Option(help="torchvision's inception_v3_google-0cc3c7bd.pth "
                                                               "(checked against its pinned hash).",
                                                               show_default=False)] = None,
@@ -53,29 +58,32 @@ def evaluate(
     json_: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Score a checkpoint against real images: SWD, and FD/KID/precision/recall on pretrained features."""
-    require_folder(real)
-    if inception_weights is not None and not inception_weights.is_file():
-        raise UsageError(f"--inception-weights: no such file: {inception_weights}")
-    if seed + n - 1 > 2**32 - 1:
-        raise UsageError(f"seeds {seed}..{seed + n - 1} go past {2**32 - 1}; use a smaller --seed")
-    wanted, backbone = parse_metrics(metrics), check_backbone(backbone)
-    if inception_weights is not None and backbone == "auto":
-        backbone = INCEPTION
-    from dcgan_cli import checkpoint
+    """Score a checkpoint against real images: SWD, and FD/KID/precision/recall on pretrained features.
 
-    path = checkpoint.resolve(ckpt)
-    checkpoint.read_header(path)  # a bad checkpoint fails here, before torch is imported
-    from dcgan_cli.cli.train import default_cache_dir
-    from dcgan_cli.device import select_device
+    \b
+    [bold]Examples[/]
+      dcgan evaluate ./photos                    [dim]# newest run vs ./photos[/]
+      dcgan evaluate runs/cats ./photos --n 5000 --json
+      dcgan evaluate runs/cats ./photos --metrics swd
+    """
+    if len(paths) not in (1, 2):
+        raise UsageError("evaluate takes [CKPT] REAL_DIR: an optional checkpoint, then a folder of real images")
+    ckpt, real = (None, paths[0]) if len(paths) == 1 else (paths[0], paths[1])
+    require_folder(real)
+    from dcgan_cli.metrics.names import parse_metrics
+
+    wanted = parse_metrics(metrics)  # a typo fails here, before torch is imported
+    path = checkpoint_path(ckpt, quiet or json_)
+    from dcgan_cli.checkpoint import read_header
+
+    read_header(path)  # a bad checkpoint fails here, before torch is imported
     from dcgan_cli.metrics.evaluate import evaluate as run
 
     with progress_bars(quiet or json_) as on_progress:
-        result = run(path, real, n=n, seed=seed, metrics=wanted, backbone=backbone,
-                     inception_weights=inception_weights, device=str(select_device(device)),
-                     ema=not no_ema, batch_size=batch_size, workers=workers,
-                     cache_dir=None if no_cache else (cache_dir or default_cache_dir()), on_progress=on_progress)
-    from dcgan_cli.cli.render import emit_json, err_console, safe_text
+        result = run(path, real, n=n, seed=seed, metrics=wanted, backbone=backbone.value,
+                     inception_weights=inception_weights, device=device, ema=not no_ema, batch_size=batch_size,
+                     workers=workers, cache_dir=cache_dir, no_cache=no_cache, on_progress=on_progress)
+    from dcgan_cli.cli.console import emit_json, err_console, safe_text
 
     console = err_console(quiet)
     for note in result["notes"]:
@@ -91,7 +99,7 @@ def evaluate(
 def _table(result: dict[str, Any]) -> Any:
     from rich.table import Table
 
-    from dcgan_cli.cli.render import safe_text
+    from dcgan_cli.cli.console import safe_text
 
     ema = ", EMA generator" if result["ema"] else ""
     table = Table(title=f"{safe_text(result['checkpoint'])} (step {result['step']}{ema}) vs {result['n']} real images, "

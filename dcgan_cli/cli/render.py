@@ -1,41 +1,18 @@
-"""Rendering library events for people (rich, on stderr) and for programs (JSON Lines, on stdout).
-
-Consoles are built per command, never at import: rich reads NO_COLOR and the terminal state when a
-Console is constructed, and tests change both.
-"""
+"""Rendering training events for people: a rich live display on a terminal, plain lines otherwise (stderr), or
+JSON Lines for programs (stdout). The same event dicts the library emits feed all three."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from dcgan_cli.cli.console import emit_json, safe_text
+
 Event = dict[str, Any]
-
-
-def err_console(quiet: bool = False) -> Console:
-    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
-
-
-def inert(text: str) -> str:
-    """Untrusted text with every control or unprintable character shown as its escape (\\x1b, \\udcff)."""
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
-
-
-def safe_text(text: str) -> str:
-    """Untrusted text (file names, checkpoint metadata) for rich markup: no control bytes, markup escaped."""
-    return escape(inert(text))
-
-
-def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-    sys.stdout.flush()
 
 
 def _fmt_stats(e: Event) -> str:

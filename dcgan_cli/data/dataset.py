@@ -11,51 +11,21 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from dcgan_cli.io.atomic import fsync_dir
-from dcgan_cli.data.decode import (
-    IMAGE_EXTENSIONS,
-    Decoded,
-    ScanEntry,
-    SkippedImage,
-    decode_many,
-    printable,
-    scan_folder,
-)
+from dcgan_cli.data.cache import PIPELINE_VERSION, read_cache, write_cache
+from dcgan_cli.data.decode import Decoded, SkippedImage, decode_many
+from dcgan_cli.data.report import DataReport
+from dcgan_cli.data.scan import IMAGE_EXTENSIONS, ScanEntry, scan_folder
 from dcgan_cli.errors import DataError, UsageError
+from dcgan_cli.io.text import printable
 
-# Bump whenever decoding could produce different pixels for the same file: it invalidates every cache entry.
-PIPELINE_VERSION = "decode-v1"
-CACHE_FORMAT = "dcgan-dataset-cache"
 CACHE_UNREADABLE = "cache unreadable (rebuilt)"
-
-
-@dataclass
-class DataReport:
-    root: str
-    found: int  # files with an image extension
-    used: int
-    other_files: int
-    skipped: dict[str, list[str]]  # reason -> printable paths relative to root
-    warnings: dict[str, list[str]]  # e.g. "animated (first frame used)" -> paths
-    channels: int
-    image_size: int
-    fingerprint: str  # hex: relative paths, sizes and mtimes; never an absolute path
-    from_cache: bool
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -101,7 +71,7 @@ def load_images(
 
     if cache_path is not None and cache_path.exists():
         try:
-            images, report = _read_cache(cache_path, key, image_size)
+            images, report = read_cache(cache_path, key, image_size)
         except Exception:  # noqa: BLE001  any damage just means "decode again"; the write below replaces it
             cache_notes[CACHE_UNREADABLE].append(printable(str(cache_path)))
         else:
@@ -145,9 +115,10 @@ def load_images(
     )
     if cache_path is not None:
         try:
-            _write_cache(cache_path, key, images, report)
+            write_cache(cache_path, key, images, report)
         except Exception as exc:  # noqa: BLE001  a read-only or full cache folder costs speed next time only
-            why = getattr(exc, "strerror", None) or type(exc).__name__
+            # io.atomic's OutputError keeps the OSError it replaced as its context
+            why = getattr(exc, "strerror", None) or getattr(exc.__context__, "strerror", None) or type(exc).__name__
             cache_notes[f"cache not written ({why})"].append(printable(str(cache_path)))
     report.warnings.update((note, rels) for note, rels in sorted(cache_notes.items()))
     report.seconds = time.perf_counter() - start
@@ -193,58 +164,3 @@ def _no_images_message(root: Path, found: int, other: int, skipped: dict[str, li
     top = ", ".join(f"{reason} {count}" for count, reason in counts[:5])
     more = f", {len(counts) - 5} more reasons" if len(counts) > 5 else ""
     return f"no usable images in {where}: {found} image files found, skipped: {top}{more}"
-
-
-def _read_cache(path: Path, key: str, image_size: int) -> tuple[torch.Tensor, DataReport]:
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
-        if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
-            raise ValueError("cache file is not this dataset")
-        images = handle.get_tensor("images")
-    raw = json.loads(meta["report"])
-    if set(raw) != {f.name for f in fields(DataReport)}:
-        raise ValueError("cache report has unexpected fields")
-    report = DataReport(**raw)
-    expected = (report.used, report.channels, image_size, image_size)
-    if images.dtype != torch.uint8 or tuple(images.shape) != expected:
-        raise ValueError(f"cache tensor {images.dtype} {tuple(images.shape)} is not {expected}")
-    # get_tensor maps the file; a private copy (~50 ms per 123 MB) keeps the set alive whatever happens to it.
-    return images.clone(memory_format=torch.contiguous_format), report
-
-
-def _write_cache(path: Path, key: str, images: torch.Tensor, report: DataReport) -> None:
-    """Temp file in the same folder, fsync, os.replace: readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    report_json = json.dumps(report.to_dict())
-    meta = {"format": CACHE_FORMAT, "pipeline": PIPELINE_VERSION, "key": key, "report": report_json}
-    try:
-        save_file({"images": images}, str(tmp), metadata=meta)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The sample order of one epoch: a pure function of (seed, epoch), so a resumed run replays it exactly."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    material = hashlib.sha256(f"dcgan-epoch:{seed}:{epoch}".encode()).digest()
-    generator = torch.Generator(device="cpu")
-    generator.manual_seed(int.from_bytes(material[:8], "little") >> 1)  # 63 bits: always a valid seed
-    return torch.randperm(n, generator=generator)
-
-
-def to_model_input(batch_u8: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
-    """uint8 (N, C, S, S) -> float32 in [-1, 1] on device; copied as uint8 so the transfer is 4x smaller."""
-    if batch_u8.dtype != torch.uint8:
-        raise TypeError(f"expected a uint8 batch, got {batch_u8.dtype}")
-    x = batch_u8.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x

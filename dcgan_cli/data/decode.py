@@ -1,4 +1,4 @@
-"""Find and decode training images with Pillow only, so `--help` paths and decode workers never load torch.
+"""Decode training images with Pillow only, so `--help` paths and decode workers never load torch.
 
 Every image goes through one pipeline: header-size guard, full `load()` (so truncation is caught), EXIF
 orientation, explicit mode normalisation (alpha composited, 16-bit scaled), then resize-and-centre-crop in a
@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 # Opening is restricted to these plugins: other decoders (FITS, PSD, ...) have had bomb/overflow advisories.
 PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 ANIMATED_WARNING = "animated (first frame used)"
@@ -49,72 +47,6 @@ class Decoded:
     data: bytes  # uint8, row-major HWC as Pillow's tobytes(), exactly image_size x image_size
     mode: str  # "L" or "RGB"
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ScanEntry:
-    fspath: str  # as found (root joined with rel); a str because 10k Path objects cost more than the walk
-    rel: str  # relative to the root, "/"-separated; may hold surrogate escapes (non-UTF-8 names)
-    size: int
-    mtime_ns: int
-
-
-@dataclass
-class Scan:
-    root: Path
-    images: list[ScanEntry] = field(default_factory=list)
-    other_files: int = 0  # non-image extensions, broken links, devices: counted, never opened
-    unreadable_dirs: list[str] = field(default_factory=list)
-
-    @property
-    def paths(self) -> list[Path]:
-        return [Path(entry.fspath) for entry in self.images]
-
-
-def printable(text: str) -> str:
-    """Escape undecodable bytes and control characters so a strict UTF-8 terminal can always print it."""
-    text = os.fsencode(text).decode("utf-8", "backslashreplace")
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-
-
-def scan_folder(root: Path) -> Scan:
-    """Every image-extension regular file under root, recursively, sorted by relative path.
-
-    A hand-rolled scandir walk: os.walk plus os.path.relpath cost ~4x more per file, which dominates a cache hit.
-    """
-    root = Path(root)
-    scan = Scan(root=root)
-    visited = {os.path.realpath(root)}  # followed symlinked dirs can point back up: never enter a dir twice
-    stack = [(os.fspath(root), "")]
-    while stack:
-        folder, rel_folder = stack.pop()
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            scan.unreadable_dirs.append(printable(rel_folder or "."))
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):  # dotfiles, dot-dirs and macOS AppleDouble "._x.jpg": never data
-                continue
-            rel = rel_folder + entry.name
-            with contextlib.suppress(OSError):
-                if entry.is_dir():  # follows symlinks, like the walk as a whole
-                    real = os.path.realpath(entry.path)
-                    if real not in visited:
-                        visited.add(real)
-                        stack.append((entry.path, rel + "/"))
-                    continue
-            st = None
-            if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-                with contextlib.suppress(OSError):
-                    st = entry.stat()
-            if st is None or not stat.S_ISREG(st.st_mode):
-                scan.other_files += 1  # also broken links and FIFOs (which would block a reader forever)
-                continue
-            scan.images.append(ScanEntry(entry.path, rel, st.st_size, st.st_mtime_ns))
-    scan.images.sort(key=lambda entry: entry.rel)
-    return scan
 
 
 @contextlib.contextmanager

@@ -18,16 +18,24 @@ from typing import Any
 import torch
 
 from dcgan_cli import checkpoint
-from dcgan_cli.metrics import backbones as features
 from dcgan_cli.data.dataset import load_images
-from dcgan_cli.errors import DataError, UsageError
+from dcgan_cli.errors import DataError, OptionError
+from dcgan_cli.metrics import backbones as features
 from dcgan_cli.metrics.distances import frechet_distance, kid, precision_recall_density_coverage
-from dcgan_cli.metrics.names import FEATURE_METRICS, METRICS, check_backbone
-from dcgan_cli.training.options import derive_seed
+from dcgan_cli.metrics.names import (
+    DEFAULT_N,
+    FEATURE_METRICS,
+    INCEPTION,
+    MAX_N,
+    MIN_IMAGES,
+    check_backbone,
+    parse_metrics,
+)
 from dcgan_cli.metrics.swd import swd
+from dcgan_cli.paths import cache_dir_for
+from dcgan_cli.seeding import MAX_SEED, derive_seed
 
 FEATURES_FORMAT = "dcgan-cli/features"
-MIN_IMAGES = 8  # precision/recall need k + 1 = 6 per set; SWD and FD mean little below this anyway
 Progress = Callable[[str, int, int], None]
 
 
@@ -114,8 +122,8 @@ class Reference:
 def _store(path: Path, feats: torch.Tensor) -> None:
     from safetensors.torch import save
 
-    from dcgan_cli.io.atomic import write_atomic
     from dcgan_cli.errors import OutputError
+    from dcgan_cli.io.atomic import write_atomic
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +152,8 @@ class Scorer:
 
     def __call__(self, netg: torch.nn.Module, on_progress: Progress | None = None) -> dict[str, Any]:
         """G's images for seeds seed .. seed+n-1 (what `dcgan sample --seed S --n N` draws), in eval mode."""
-        from dcgan_cli.sampling.generator import generate, seed_range
+        from dcgan_cli.sampling.generator import generate
+        from dcgan_cli.sampling.seeds import seed_range
 
         seeds = seed_range(self.seed, self.reference.n)
         was_training = netg.training
@@ -162,7 +171,7 @@ def load_backbone(requested: str, metrics: Sequence[str], device: str = "cpu",
     leaves nothing to compute is a UsageError. Called before any decoding, so a missing extra fails fast."""
     chosen, note = choose_backbone(requested, metrics)
     if chosen is None and "swd" not in metrics:
-        raise UsageError(note or "--backbone none leaves no metric to compute; add swd to the metrics")
+        raise OptionError("backbone", note or "none leaves no metric to compute; add swd to the metrics")
     if chosen is None:
         return None, note
     return features.load(chosen, device, inception_weights if chosen == features.INCEPTION else None), note
@@ -178,22 +187,43 @@ def make_scorer(images_u8: torch.Tensor, *, n: int, seed: int, metrics: Sequence
 
 
 def evaluate(
-    ckpt_path: Path, real_dir: Path, *, n: int = 1000, seed: int = 0, metrics: Sequence[str] = METRICS,
-    backbone: str = "auto", inception_weights: Path | None = None, device: str = "cpu", ema: bool = True,
-    batch_size: int = 256, workers: int = 2, cache_dir: Path | None = None, max_pixels: int = 64_000_000,
+    ckpt: str | Path | None, real: str | Path, *, n: int = DEFAULT_N, seed: int = 0,
+    metrics: str | Sequence[str] | None = None, backbone: str = "auto", inception_weights: str | Path | None = None,
+    device: str = "auto", ema: bool = True, batch_size: int = 256, workers: int = 2,
+    cache_dir: str | Path | None = None, no_cache: bool = False, max_pixels: int = 64_000_000,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Score a checkpoint against a folder of real images; see the module docstring."""
-    from dcgan_cli.sampling.generator import load_generator
+    """Score a checkpoint (a file or run folder; None: the newest run under ./runs/) against a folder of real
+    images: `n` samples from seeds seed .. seed+n-1 (what `dcgan sample` draws) against n real images drawn by
+    `seed`. `metrics` is any of swd, fd, kid, prdc (None: all); see the module docstring."""
+    from dcgan_cli.device import select_device
+    from dcgan_cli.sampling.generator import check_batch_size, load_generator
 
     start = time.perf_counter()
-    path = checkpoint.resolve(ckpt_path)
-    net, note = load_backbone(backbone, metrics, device, inception_weights)
-    netg, config, header = load_generator(path, device, ema=ema)
-    data = load_images(real_dir, config.image_size, config.channels, workers=workers, cache_dir=cache_dir,
+    wanted, backbone = parse_metrics(metrics), check_backbone(backbone)
+    if isinstance(n, bool) or not isinstance(n, int) or not MIN_IMAGES <= n <= MAX_N:
+        raise OptionError("n", f"must be a whole number from {MIN_IMAGES} to {MAX_N}, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED - n + 1:
+        raise OptionError("seed", f"seeds {seed}..{seed + n - 1} go past {MAX_SEED}; use a smaller seed")
+    check_batch_size(batch_size)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise OptionError("workers", f"must be a whole number of at least 0, got {workers!r}")
+    weights = Path(inception_weights) if inception_weights is not None else None
+    if weights is not None and not weights.is_file():
+        raise OptionError("inception_weights", f"no such file: {weights}")
+    if weights is not None and backbone == "auto":
+        backbone = INCEPTION
+    real_dir = Path(real)
+    path = checkpoint.find(ckpt)
+    checkpoint.read_header(path)  # a bad checkpoint fails here, before the backbone or the images are loaded
+    cache = cache_dir_for(cache_dir, no_cache)
+    dev = str(select_device(device))
+    net, note = load_backbone(backbone, wanted, dev, weights)
+    netg, config, header = load_generator(path, dev, ema=ema)
+    data = load_images(real_dir, config.image_size, config.channels, workers=workers, cache_dir=cache,
                        max_pixels=max_pixels,
                        on_progress=(lambda d, t: on_progress("decode", d, t)) if on_progress else None)
-    scorer, notes = make_scorer(data.images, n=n, seed=seed, metrics=metrics, backbone=net, cache_dir=cache_dir,
+    scorer, notes = make_scorer(data.images, n=n, seed=seed, metrics=wanted, backbone=net, cache_dir=cache,
                                 batch_size=batch_size)
     return {
         "checkpoint": str(path), "step": header.progress.get("step"),

@@ -1,9 +1,11 @@
-"""The names `dcgan evaluate` and `train --eval-metrics` accept, checked without importing torch (a typo costs
-a fraction of a second, not the 3-4 s of `import torch`)."""
+"""The names and limits `dcgan evaluate` and `train --eval-metrics` accept, checked without importing torch (a typo
+costs a fraction of a second, not the 3-4 s of `import torch`)."""
 
 from __future__ import annotations
 
-from dcgan_cli.errors import UsageError
+from collections.abc import Iterable
+
+from dcgan_cli.errors import OptionError
 
 METRICS = ("swd", "fd", "kid", "prdc")
 FEATURE_METRICS = ("fd", "kid", "prdc")  # need a pretrained backbone; swd needs none
@@ -11,21 +13,27 @@ EFFICIENTNET = "efficientnet-lite0"
 INCEPTION = "inception-v3"
 BACKBONES = (EFFICIENTNET, INCEPTION)
 BACKBONE_CHOICES = ("auto", "none", *BACKBONES)
+MIN_IMAGES = 8  # precision/recall need k + 1 = 6 per set; SWD and FD mean little below this anyway
+MAX_N = 100_000
+DEFAULT_N = 1000  # `dcgan evaluate`
+DEFAULT_TRAINING_N = 500  # `train --eval-every`: cheaper, scored many times
+DEFAULT_TRAINING_METRICS = ("swd",)  # the network-free one
 
 
-def parse_metrics(text: str | None) -> tuple[str, ...]:
-    """'swd,kid' -> ('swd', 'kid'); None -> every metric."""
-    if text is None:
+def parse_metrics(value: str | Iterable[str] | None, field: str = "metrics") -> tuple[str, ...]:
+    """'swd,kid' or ['swd', 'kid'] -> ('swd', 'kid'); None -> every metric."""
+    if value is None:
         return METRICS
-    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(t).strip().lower() for t in items if str(t).strip()]
     unknown = [t for t in names if t not in METRICS]
     if unknown or not names:
         what = f"unknown metric {unknown[0]!r}" if unknown else "no metric given"
-        raise UsageError(f"{what}; choose from {', '.join(METRICS)}")
+        raise OptionError(field, f"{what}; choose from {', '.join(METRICS)}")
     return tuple(dict.fromkeys(names))
 
 
 def check_backbone(name: str) -> str:
     if name not in BACKBONE_CHOICES:
-        raise UsageError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONE_CHOICES)}")
+        raise OptionError("backbone", f"unknown backbone {name!r}; choose from {', '.join(BACKBONE_CHOICES)}")
     return name

@@ -69,16 +69,6 @@ POLICIES: dict[str, tuple[Transform, ...]] = {
 }
 
 
-def parse_policy(text: str) -> tuple[str, ...]:
-    """'color,translation,cutout' -> its names; ValueError names the unknown one."""
-    names = tuple(p.strip() for p in text.split(",") if p.strip())
-    unknown = [p for p in names if p not in POLICIES]
-    if unknown or not names:
-        raise ValueError(f"unknown DiffAugment policy {', '.join(unknown) or text!r} "
-                         f"(use a comma-separated subset of {', '.join(POLICIES)})")
-    return names
-
-
 class DiffAugment:
     def __init__(self, policy: tuple[str, ...], generator: torch.Generator) -> None:
         self.transforms = [t for name in policy for t in POLICIES[name]]

@@ -1,46 +1,54 @@
-"""What a training run is asked to do, and how flags combine with a checkpoint's recipe on --resume."""
+"""What a training run is asked to do: `TrainOptions`, every value checked here, in the library.
+
+`validate()` runs when the options are made and again when `train()` starts (a dataclass can be changed in
+between), so an invalid value fails before a run folder exists or a tensor is made, with an OptionError naming
+the field. The CLI shows that field as its flag. Standard library only: a typo costs no `import torch`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from dcgan_cli.errors import UsageError
+from dcgan_cli.config import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, is_supported_image_size
+from dcgan_cli.device import check_device_name
+from dcgan_cli.errors import OptionError
+from dcgan_cli.metrics.names import DEFAULT_TRAINING_METRICS, DEFAULT_TRAINING_N, MAX_N, MIN_IMAGES, parse_metrics
+from dcgan_cli.seeding import MAX_SEED
 
-if TYPE_CHECKING:
-    from dcgan_cli.checkpoint import Checkpoint
-
-# The tutorial's values; a resumed run must keep them, so they live in the checkpoint.
-RECIPE_DEFAULTS: dict[str, Any] = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 999, "ema": None,
-                                   "loss": "bce", "label_smoothing": 0.0, "diffaugment": None}
-MODEL_DEFAULTS: dict[str, Any] = {"nz": 100, "ngf": 64, "ndf": 64, "image_size": 64, "spectral_norm": False}
-DEFAULT_EPOCHS = 5
-FIXED_NOISE_SIZE = 64
+LOSSES = ("bce", "hinge")
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")  # training/augment.py implements each
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([hms]?)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
 
 
 @dataclasses.dataclass
 class TrainOptions:
-    data: Path
-    out: Path
-    epochs: int | None = None  # None: 5, or unlimited when max_steps is given
+    """Options of one `train()` call. Paths may be str. None for a model or recipe value means the default, or on
+    resume the checkpoint's (a different value is refused: a resumed run keeps its recipe)."""
+
+    data: str | Path
+    out: str | Path | None = None  # None: runs/<name of the data folder>
+    epochs: int | None = None  # length of the whole run; None: 5, or unlimited when max_steps is given
     max_steps: int | None = None
-    max_time: float | None = None  # seconds of training in this invocation (decoding excluded); then save and end
-    batch_size: int | None = None  # None for the recipe/model values: the default, or the checkpoint's
+    max_time: float | str | None = None  # seconds, or "90s", "20m", "1h30m": training time in this call
+    batch_size: int | None = None
     lr: float | None = None
     beta1: float | None = None
     seed: int | None = None
     loss: str | None = None  # "bce" (the paper's) or "hinge"
     label_smoothing: float | None = None  # one-sided: real label 1 - s
-    diffaugment: str | None = None  # DiffAugment policy, e.g. "color,translation,cutout"
+    diffaugment: str | Sequence[str] | None = None  # DiffAugment policy, e.g. "color,translation,cutout"
     ema: float | None = None  # decay of an exponential moving average of G's weights; None: no EMA (the paper's)
     nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
     image_size: int | None = None
-    channels: int | None = None  # None: auto (1 if every image is grayscale)
-    spectral_norm: bool | None = None  # spectral norm in D (and no BatchNorm there); None: off, or the checkpoint's
+    channels: int | None = None  # None: auto (1 if every image is grayscale, else 3)
+    spectral_norm: bool | None = None  # spectral norm in D (and no BatchNorm there)
     workers: int = 2
     device: str = "auto"
     sample_every: int = 500
@@ -52,36 +60,119 @@ class TrainOptions:
     amp: bool = False  # bf16 (or fp16 + grad scaling) autocast on CUDA
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA)
     eval_every: int | None = None  # steps between quality scores in metrics.jsonl (and at the end)
-    eval_dir: Path | None = None  # real images to score against; None: the training images
-    eval_n: int = 500
-    eval_metrics: tuple[str, ...] = ("swd",)  # evaluate.METRICS; feature metrics cost ~25 s per 500 images on 2 cores
+    eval_dir: str | Path | None = None  # real images to score against; None: the training images
+    eval_n: int = DEFAULT_TRAINING_N
+    eval_metrics: str | Sequence[str] = DEFAULT_TRAINING_METRICS
     resume: bool = False
     dry_run: bool = False
-    cache_dir: Path | None = None
+    cache_dir: str | Path | None = None  # None: $DCGAN_CACHE_DIR or ~/.cache/dcgan
+    no_cache: bool = False
     max_pixels: int = 64_000_000
 
+    def __post_init__(self) -> None:
+        self.validate()
 
-def derive_seed(seed: int, purpose: str) -> int:
-    """Independent streams from one user seed (seed+1 for one purpose would collide with seed for another)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "little") >> 1
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) if self.out is not None else Path("runs") / (Path(self.data).resolve().name or "run")
+
+    def validate(self) -> None:
+        """Check every value and normalise the forms it accepts (str paths, "20m", a policy list); idempotent."""
+        if not isinstance(self.data, (str, Path)) or not str(self.data):
+            raise OptionError("data", f"must be a folder path, got {self.data!r}")
+        self.data = Path(self.data)
+        self.out = Path(self.out) if self.out is not None else None
+        self.eval_dir = Path(self.eval_dir) if self.eval_dir is not None else None
+        self.cache_dir = Path(self.cache_dir) if self.cache_dir is not None else None
+        for name in ("epochs", "max_steps", "batch_size", "nz", "ngf", "ndf", "eval_every"):
+            _whole(self, name, 1, optional=True)
+        for name in ("sample_every", "save_every", "log_every", "keep", "max_pixels"):
+            _whole(self, name, 1)
+        _whole(self, "workers", 0)
+        _whole(self, "seed", 0, MAX_SEED, optional=True)
+        _whole(self, "eval_n", MIN_IMAGES, MAX_N)
+        if self.image_size is not None and (_whole(self, "image_size", 1) or not is_supported_image_size(
+                self.image_size)):
+            raise OptionError("image_size", f"must be a power of two from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, "
+                              f"got {self.image_size}")
+        if self.channels is not None and self.channels not in (1, 3):
+            raise OptionError("channels", f"must be 1, 3 or None (auto), got {self.channels!r}")
+        _number(self, "lr", lo=0.0, lo_open=True)
+        _number(self, "beta1", lo=0.0, hi=1.0, hi_open=True)
+        _number(self, "label_smoothing", lo=0.0, hi=0.5, hi_open=True)
+        _number(self, "ema", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        if self.loss is not None and self.loss not in LOSSES:
+            raise OptionError("loss", f"must be {' or '.join(LOSSES)}, got {self.loss!r}")
+        if self.diffaugment is not None:
+            self.diffaugment = ",".join(parse_policy(self.diffaugment))
+        self.max_time = parse_duration(self.max_time) if self.max_time is not None else None
+        self.device = check_device_name(self.device)
+        self.eval_metrics = parse_metrics(self.eval_metrics, "eval_metrics")
+        for name in ("spectral_norm",):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise OptionError(name, f"must be True, False or None, got {getattr(self, name)!r}")
+        for name in ("channels_last", "compile", "amp", "sync_bn", "resume", "dry_run", "no_cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
+        if self.eval_every is None and (self.eval_dir is not None or self.eval_n != DEFAULT_TRAINING_N
+                                        or self.eval_metrics != DEFAULT_TRAINING_METRICS):
+            field = "eval_dir" if self.eval_dir is not None else "eval_n" if self.eval_n != DEFAULT_TRAINING_N \
+                else "eval_metrics"
+            raise OptionError(field, "needs <eval_every> (steps between scores); <eval_dir>, <eval_n> and "
+                              "<eval_metrics> only shape those scores")
+        if self.dry_run and self.resume:
+            raise OptionError("dry_run", "cannot be combined with <resume>")
 
 
-def resolve(opts: TrainOptions, resumed: Checkpoint | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Model config and recipe: the checkpoint's when resuming (a conflicting flag is an error), else defaults."""
-    model_req = {k: getattr(opts, k) for k in (*MODEL_DEFAULTS, "channels")}
-    recipe_req = {k: getattr(opts, k) for k in RECIPE_DEFAULTS}
-    if resumed is None:
-        model = {k: v if v is not None else MODEL_DEFAULTS.get(k) for k, v in model_req.items()}
-        recipe = {k: v if v is not None else RECIPE_DEFAULTS[k] for k, v in recipe_req.items()}
-        return model, recipe
-    stored_recipe = {k: resumed.options.get(k, RECIPE_DEFAULTS[k]) for k in RECIPE_DEFAULTS}
-    stored_model = {k: resumed.config.get(k, MODEL_DEFAULTS.get(k)) for k in model_req}  # optional keys may be absent
-    conflicts = [
-        f"--{k.replace('_', '-')} {v} (checkpoint: {have[k]})"
-        for req, have in ((model_req, stored_model), (recipe_req, stored_recipe))
-        for k, v in req.items()
-        if v is not None and v != have[k]
-    ]
-    if conflicts:
-        raise UsageError("cannot change these when resuming: " + ", ".join(conflicts))
-    return stored_model, stored_recipe
+def parse_duration(value: float | str) -> float:
+    """90, '90', '90s', '20m', '1.5h', '1h30m' -> seconds (a positive, finite number)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        units = [unit for _, unit in parts]
+        valid = bool(parts) and "".join(n + u for n, u in parts) == text and len(set(units)) == len(units) and (
+            len(parts) == 1 or "" not in units)
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts) if valid else math.nan
+    else:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise OptionError("max_time", f"must be a positive duration such as 90s, 20m, 1.5h or 1h30m, got {value!r}")
+    return seconds
+
+
+def parse_policy(value: str | Sequence[str]) -> tuple[str, ...]:
+    """'color,translation,cutout' (or a list of names) -> the names, in order."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(str(p).strip() for p in items if str(p).strip())
+    unknown = [p for p in names if p not in DIFFAUGMENT_POLICIES]
+    if unknown or not names:
+        raise OptionError("diffaugment", f"unknown DiffAugment policy {', '.join(unknown) or value!r} "
+                          f"(use a comma-separated subset of {', '.join(DIFFAUGMENT_POLICIES)})")
+    return names
+
+
+def _whole(opts: TrainOptions, name: str, lo: int, hi: int | None = None, optional: bool = False) -> bool:
+    value = getattr(opts, name)
+    if value is None and optional:
+        return False
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+        raise OptionError(name, f"must be a whole number {span}, got {value!r}")
+    return False
+
+
+def _number(opts: TrainOptions, name: str, *, lo: float, hi: float | None = None, lo_open: bool = False,
+            hi_open: bool = False) -> None:
+    value = getattr(opts, name)
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > lo if lo_open else value >= lo)
+    ok = ok and (hi is None or (value < hi if hi_open else value <= hi))
+    if not ok:
+        low = f"above {lo}" if lo_open else f"at least {lo}"
+        high = "" if hi is None else f" and {'below' if hi_open else 'at most'} {hi}"
+        raise OptionError(name, f"must be a number {low}{high}, got {value!r}")
+    setattr(opts, name, float(value))

@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from dcgan_cli import checkpoint, faults
-from dcgan_cli.io.atomic import write_atomic
 from dcgan_cli.errors import OutputError
+from dcgan_cli.io.atomic import write_atomic
 from dcgan_cli.io.images import gif_bytes, grid, save_png, tensor_png, to_uint8
 from dcgan_cli.io.plot import loss_curve
 

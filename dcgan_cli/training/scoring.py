@@ -4,17 +4,19 @@ time spent scoring, which neither img/s nor --max-time counts)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from dcgan_cli.data.dataset import ImageSet, load_images
-from dcgan_cli.metrics.evaluate import make_scorer
 from dcgan_cli.metrics.backbones import Backbone
+from dcgan_cli.metrics.evaluate import make_scorer
 from dcgan_cli.model import DCGANConfig
+from dcgan_cli.paths import cache_dir_for
+from dcgan_cli.training.metrics_log import MetricsLog
 from dcgan_cli.training.options import TrainOptions
 
 
@@ -22,11 +24,12 @@ class TrainingEval:
     def __init__(self, opts: TrainOptions, config: DCGANConfig, data: ImageSet, backbone: Backbone | None,
                  note: str | None, emit: Callable[[dict[str, Any]], None], last_scored: int = -1) -> None:
         """`backbone` and `note` as evaluate.load_backbone gave them (before the run folder was made)."""
+        cache_dir = cache_dir_for(opts.cache_dir, opts.no_cache)
         if opts.eval_dir is not None:
-            data = load_images(opts.eval_dir, config.image_size, config.channels, workers=opts.workers,
-                               cache_dir=opts.cache_dir, max_pixels=opts.max_pixels)
-        self.scorer, notes = make_scorer(data.images, n=opts.eval_n, seed=0, metrics=opts.eval_metrics,
-                                         backbone=backbone, cache_dir=opts.cache_dir)
+            data = load_images(Path(opts.eval_dir), config.image_size, config.channels, workers=opts.workers,
+                               cache_dir=cache_dir, max_pixels=opts.max_pixels)
+        self.scorer, notes = make_scorer(data.images, n=opts.eval_n, seed=0, metrics=tuple(opts.eval_metrics),
+                                         backbone=backbone, cache_dir=cache_dir)
         for message in ([note] if note else []) + notes:
             emit({"event": "warning", "message": message})
         if backbone is not None:
@@ -40,14 +43,13 @@ class TrainingEval:
     def due(self, step: int) -> bool:
         return step % self.every == 0
 
-    def __call__(self, step: int, netg: torch.nn.Module, metrics_file: IO[str]) -> float:
+    def __call__(self, step: int, netg: torch.nn.Module, metrics: MetricsLog) -> float:
         """Score `netg` at `step`, log the row and the event; returns the seconds it took."""
         start = time.perf_counter()
         scores = self.scorer(netg)
         seconds = round(time.perf_counter() - start, 3)
         self.last_scored, self.seconds = step, self.seconds + seconds
         row = {"step": step, "eval": scores, "eval_n": self.scorer.reference.n, "eval_seconds": seconds}
-        metrics_file.write(json.dumps(row, separators=(",", ":")) + "\n")
-        metrics_file.flush()
+        metrics.write(row)
         self.emit({"event": "eval", "step": step, **scores, "seconds": seconds})
         return seconds

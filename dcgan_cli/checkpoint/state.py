@@ -1,0 +1,63 @@
+"""Training state in and out of a checkpoint: `capture` builds the Checkpoint a save writes from live modules,
+optimizers and generators; `restore` is its inverse, used by --resume. Kept side by side so a field added to one
+is seen in the other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from dcgan_cli.checkpoint.format import Checkpoint
+from dcgan_cli.errors import CheckpointError
+
+
+def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Module,
+            opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, noise: torch.Generator,
+            fixed_noise: torch.Tensor, progress: dict[str, int], options: dict[str, Any], dataset: dict[str, Any],
+            ema: torch.nn.Module | None = None, augment: torch.Generator | None = None) -> Checkpoint:
+    """Everything a resumed run needs to continue bit for bit (tensors are referenced, not copied)."""
+    return Checkpoint(
+        config=config,
+        generator=netg.state_dict(),
+        discriminator=netd.state_dict(),
+        generator_ema=ema.state_dict() if ema is not None else None,
+        opt_g=opt_g.state_dict(),
+        opt_d=opt_d.state_dict(),
+        rng={"noise": noise.get_state(), **({"augment": augment.get_state()} if augment is not None else {})},
+        fixed_noise=fixed_noise,
+        progress=progress,
+        options=options,
+        dataset=dataset,
+    )
+
+
+def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_g: torch.optim.Optimizer,
+            opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True,
+            ema: torch.nn.Module | None = None, augment: torch.Generator | None = None) -> torch.Tensor | None:
+    """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
+
+    Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
+    of the wrong length) is a CheckpointError, not a stack trace from deep inside torch.
+    """
+    path = ckpt.header.path if ckpt.header else "checkpoint"
+    try:
+        netg.load_state_dict(ckpt.generator)
+        netd.load_state_dict(ckpt.discriminator or {})
+        opt_g.load_state_dict(ckpt.opt_g or {})
+        opt_d.load_state_dict(ckpt.opt_d or {})
+        if rng:
+            noise.set_state(ckpt.rng["noise"])
+            if augment is not None:
+                augment.set_state(ckpt.rng["augment"])
+        if ema is not None:
+            if ckpt.generator_ema is None:
+                raise KeyError("the checkpoint has no G_ema tensors")
+            ema.load_state_dict(ckpt.generator_ema)
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{path}: training state does not fit the model ({reason})") from None
+    fixed = ckpt.fixed_noise
+    if fixed is not None and (fixed.dim() != 4 or tuple(fixed.shape[1:]) != (ckpt.config["nz"], 1, 1)):
+        raise CheckpointError(f"{path}: fixed_noise has shape {list(fixed.shape)}, expected [N, nz, 1, 1]")
+    return fixed

@@ -1,0 +1,21 @@
+"""Where dcgan keeps things between runs when nobody says otherwise. Standard library only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def default_cache_dir() -> Path:
+    """Decoded datasets and real-image features: $DCGAN_CACHE_DIR, else $XDG_CACHE_HOME/dcgan or ~/.cache/dcgan."""
+    if os.environ.get("DCGAN_CACHE_DIR"):
+        return Path(os.environ["DCGAN_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dcgan"
+
+
+def cache_dir_for(cache_dir: str | Path | None, no_cache: bool) -> Path | None:
+    """The cache folder a library call uses: None when caching is off, the default when none is named."""
+    if no_cache:
+        return None
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -1,0 +1,87 @@
+"""The training state a run starts from: G and D seeded from the recipe (or restored from a checkpoint), their
+optimizers, the noise and augmentation generators, the fixed preview noise, and the wrapped modules the step
+runs (DDP, autocast, torch.compile).
+
+Determinism comes from one generator per purpose, each derived from the recipe's seed: weights, noise, the
+fixed noise, DiffAugment. Rank 0's noise and augmentation streams are checkpointed; other ranks draw their own
+from (seed, rank, start step), so a resume under torchrun is reproducible too.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import torch
+
+from dcgan_cli import checkpoint, faults
+from dcgan_cli.checkpoint.state import restore
+from dcgan_cli.config import DCGANConfig
+from dcgan_cli.model import build_models
+from dcgan_cli.seeding import derive_seed
+from dcgan_cli.training.augment import DiffAugment
+from dcgan_cli.training.distributed import DistEnv, wrap
+from dcgan_cli.training.options import TrainOptions, parse_policy
+from dcgan_cli.training.recipe import FIXED_NOISE_SIZE, Recipe
+from dcgan_cli.training.step import GanModules
+
+
+@dataclasses.dataclass
+class TrainingState:
+    raw: GanModules  # the plain modules and optimizers: what is checkpointed
+    fast: GanModules  # what the step runs: DDP-wrapped, compiled, autocast
+    noise: torch.Generator
+    fixed: torch.Tensor  # the preview grid's latents, on the device
+    ema: torch.nn.Module | None = None  # with an EMA decay: the averaged copy of G
+    augment: torch.Generator | None = None  # with DiffAugment: its random numbers
+
+    @property
+    def scored_generator(self) -> torch.nn.Module:
+        """What `sample` would use: the EMA copy when there is one."""
+        return self.ema if self.ema is not None else self.raw.netg
+
+
+def start_step(resumed: checkpoint.Checkpoint | None) -> int:
+    return int(resumed.progress["step"]) if resumed else 0
+
+
+def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: DistEnv, device: torch.device,
+                resumed: checkpoint.Checkpoint | None) -> TrainingState:
+    netg, netd = build_models(config, seed=derive_seed(recipe.seed, "weights"))
+    if opts.sync_bn:
+        netg = torch.nn.SyncBatchNorm.convert_sync_batchnorm(netg)
+        netd = torch.nn.SyncBatchNorm.convert_sync_batchnorm(netd)
+    noise = torch.Generator().manual_seed(derive_seed(recipe.seed, "noise"))
+    fixed = torch.randn(FIXED_NOISE_SIZE, config.nz, 1, 1,
+                        generator=torch.Generator().manual_seed(derive_seed(recipe.seed, "fixed")))
+    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    netg.to(device, memory_format=fmt)
+    netd.to(device, memory_format=fmt)
+    betas = (recipe.beta1, 0.999)
+    raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe.lr, betas=betas),
+                     torch.optim.Adam(netd.parameters(), recipe.lr, betas=betas))
+    ema = copy.deepcopy(netg).requires_grad_(False) if recipe.ema is not None else None
+    augment = None
+    if recipe.diffaugment:
+        rank = f":{env.rank}:{start_step(resumed)}" if env.rank else ""
+        augment = torch.Generator().manual_seed(derive_seed(recipe.seed, "augment" + rank))
+        raw.augment = DiffAugment(parse_policy(recipe.diffaugment), augment)
+    if resumed is not None:
+        # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
+        stored = restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise, rng=not faults.active("skip_rng_restore"),
+                         ema=ema, augment=augment if env.is_main else None)
+        fixed = stored if stored is not None else fixed
+    if env.enabled and env.rank > 0:
+        noise.manual_seed(derive_seed(recipe.seed, f"noise:{env.rank}:{start_step(resumed)}"))
+    raw.loss, raw.real_label = recipe.loss, 1.0 - recipe.label_smoothing
+    fast = dataclasses.replace(raw, netg=wrap(netg, env, device), netd=wrap(netd, env, device),
+                               netd_for_g=netd if env.enabled else None)
+    if opts.amp:
+        bf16 = torch.cuda.is_bf16_supported()
+        fast.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+        fast.scalers = None if bf16 else (torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda"))
+    if opts.compile:
+        fast.netg, fast.netd = torch.compile(fast.netg), torch.compile(fast.netd)
+        if fast.netd_for_g is not None:
+            fast.netd_for_g = torch.compile(fast.netd_for_g)
+    return TrainingState(raw, fast, noise, fixed.to(device), ema, augment)
