@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""Sample quality per CPU budget: the tutorial recipe vs each opt-in training option, on Fashion-MNIST.
+"""Sample quality per CPU-minute: dcgan's presets, single options and a pytorch/examples baseline, at wall-clock
+budgets of training on this machine, scored by `dcgan evaluate`.
 
-Every variant trains from the same seed for the same wall-clock budget (`dcgan train --max-time`, which excludes
-the one-time decode), then `dcgan evaluate` scores it with the same sample seeds against the same held-out real
-images (the test split, never trained on). The table goes between markers in benchmarks/RESULTS.md. The parent
-never imports torch; every run is a `dcgan` subprocess, so the numbers are what a user gets from the shell.
+Each variant trains once, in legs (`--max-time` to the first mark, then `--resume` to the next: resume is
+bit-exact, so the state at 5 minutes is the state of a 5-minute run), and the checkpoint at every mark is kept,
+scored (EfficientNet-Lite0 FD, KID, precision/recall, n images, seed 0) and drawn as an 8x8 grid. The baseline
+(examples_baseline.py) saves its G at the same marks. Every step is cached on disk, so a rerun resumes a partly
+done grid. The table and an FD-per-minute plot go between markers in benchmarks/RESULTS.md; grids go to
+benchmarks/results/. The parent never imports torch: every run is a subprocess, as a user runs it.
+
+    python benchmarks/quality.py --data openmoji --variants tutorial,default,baseline --marks 2,5,10,20 --write
+    python benchmarks/quality.py --data openmoji --variants default,no-ema,no-augment --marks 5 --write
 """
 
 from __future__ import annotations
@@ -24,126 +30,211 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXPORT = REPO.parent / "shared" / "datasets" / "fashion_mnist.py"
-RESULTS = HERE / "RESULTS.md"
+RESULTS, GRIDS = HERE / "RESULTS.md", HERE / "results"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+COLUMNS = ("fd", "kid", "precision", "recall", "swd")
 
-# name -> extra `dcgan train` flags; the first is the baseline every other row is compared with
+# name -> `dcgan train` flags; "baseline" is examples_baseline.py. Single options are changes to the default preset.
 VARIANTS: dict[str, list[str]] = {
-    "tutorial": [],
-    "channels-last": ["--channels-last"],
-    "ema": ["--ema", "0.999"],
+    "baseline": [],
+    "tutorial": ["--preset", "tutorial"],
+    "default": [],
+    "tutorial+cl": ["--preset", "tutorial", "--channels-last"],
+    "no-ema": ["--ema", "0"],
+    "no-augment": ["--diffaugment", "none"],
+    "no-mirror": ["--no-mirror"],
+    "widths-64": ["--ngf", "64", "--ndf", "64"],
+    "widths-48": ["--ngf", "48", "--ndf", "48"],
+    "batch-64": ["--batch-size", "64"],
+    "batch-16": ["--batch-size", "16"],
+    "equal-lr": ["--lr-d", "0.0002", "--lr-g", "0.0002"],
     "hinge": ["--loss", "hinge"],
-    "label-smoothing": ["--label-smoothing", "0.1"],
-    "diffaugment": ["--diffaugment", "color,translation,cutout"],
-    "spectral-norm": ["--spectral-norm"],
-    "ema+channels-last": ["--ema", "0.999", "--channels-last"],
+    "beta2-0.99": ["--beta2", "0.99"],
+    "augment-cutout": ["--diffaugment", "color,translation,cutout"],
 }
-COLUMNS = ("swd", "fd", "kid", "precision", "recall", "density", "coverage")
-LOWER_IS_BETTER = {"swd", "fd", "kid"}
+
+
+def run(cmd: list[str], log: Path | None = None) -> str:
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if log is not None:
+        log.write_text(done.stderr)
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {shlex.join(cmd)}\n{done.stderr.strip()[-2000:]}")
+    return done.stdout
 
 
 def dcgan(*args: str) -> dict[str, Any]:
-    """Run `python -m dcgan_cli ARGS --json -q`; return its last JSON line (the end event or the result)."""
-    cmd = [sys.executable, "-m", "dcgan_cli", *args, "--json", "-q"]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        sys.exit(f"failed ({done.returncode}): {shlex.join(cmd)}\n{done.stderr.strip()}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """`python -m dcgan_cli ARGS --json -q`; its last JSON line (the end event or the result)."""
+    out = run([sys.executable, "-m", "dcgan_cli", *args, "--json", "-q"])
+    return json.loads(out.strip().splitlines()[-1])
 
 
-def export(work: Path, split: str, limit: int) -> Path:
-    folder = work / f"fashion-{split}-{limit}"
-    if not folder.is_dir():
-        tmp = folder.with_name(folder.name + ".tmp")
-        subprocess.run([sys.executable, str(EXPORT), str(tmp), "--split", split, "--limit", str(limit)], check=True)
-        tmp.rename(folder)
-    return folder
+def dataset(work: Path, name: str) -> tuple[Path, Path, int, int]:
+    """(training folder, real folder to score against, image size, channels)."""
+    if name == "openmoji":
+        folder = work / "openmoji64"
+        if not (folder / "LICENSE.txt").exists():
+            run([sys.executable, str(HERE / "make_openmoji.py"), str(folder), "--size", "64"])
+        return folder, folder, 64, 3  # GAN practice: scored against the training set (4,495 images)
+    size = int(name.removeprefix("fashion"))
+    folders = []
+    for split, limit in (("train", 60000), ("test", 2000)):
+        folder = work / f"fashion-{split}-{limit}"
+        if not folder.is_dir():
+            tmp = folder.with_name(folder.name + ".tmp")
+            run([sys.executable, str(EXPORT), str(tmp), "--split", split, "--limit", str(limit)])
+            tmp.rename(folder)
+        folders.append(folder)
+    return folders[0], folders[1], size, 1
 
 
-def scores(result: dict[str, Any]) -> dict[str, float]:
+def train_variant(name: str, data: Path, size: int, channels: int, marks: list[float], out: Path) -> dict[str, Any]:
+    """Train to every mark (cached); returns {minute: {"step", "img_per_s", ...}}."""
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / "marks.json"
+    done: dict[str, Any] = json.loads(record.read_text()) if record.exists() else {}
+    if name == "baseline":
+        todo = [m for m in marks if f"{m:g}" not in done]
+        if todo:
+            shutil.rmtree(out / "baseline", ignore_errors=True)
+            run([sys.executable, str(HERE / "examples_baseline.py"), str(data), str(out / "baseline"),
+                 "--marks", ",".join(f"{m:g}" for m in marks), "--image-size", str(size), "--channels",
+                 str(channels)])
+            ends = json.loads((out / "baseline" / "end.json").read_text())["marks"]
+            for minute, end in ends.items():
+                shutil.copyfile(out / "baseline" / f"at-{minute}m.safetensors", out / f"at-{minute}m.safetensors")
+                done[minute] = {**end, "img_per_s": round(end["images"] / end["seconds"], 1)}
+            record.write_text(json.dumps(done))
+        return done
+    run_dir, trained = out / "run", 0.0
+    for minute in marks:
+        key = f"{minute:g}"
+        if key in done:
+            trained = minute
+            continue
+        first = not (run_dir / "last.safetensors").exists()
+        args = ["train", str(data), "--out", str(run_dir), "--image-size", str(size), "--max-time",
+                f"{(minute - trained) * 60:.0f}s", "--sample-every", "1000000", "--save-every", "1000000",
+                "--max-steps", "100000000"] + (VARIANTS[name] if first else ["--resume"])
+        end = dcgan(*args)
+        shutil.copyfile(run_dir / "last.safetensors", out / f"at-{key}m.safetensors")
+        previous = done.get(f"{trained:g}", {"step": 0, "seconds": 0.0})
+        done[key] = {"step": end["step"], "img_per_s": end["img_per_s"],
+                     "seconds": round(previous["seconds"] + end["seconds"], 1)}
+        record.write_text(json.dumps(done))
+        trained = minute
+    return done
+
+
+def score(ckpt: Path, real: Path, n: int) -> dict[str, float]:
+    cached = ckpt.with_suffix(f".eval{n}.json")
+    if not cached.exists():
+        cached.write_text(json.dumps(dcgan("evaluate", str(ckpt), str(real), "--n", str(n), "--seed", "0")))
+    result = json.loads(cached.read_text())
     feats = next(iter(result.get("features", {}).values()), {})
-    return {"swd": result["swd"]["mean"], **{k: feats[k] for k in COLUMNS[1:] if k in feats}}
+    return {"swd": result["swd"]["mean"], **{k: feats[k] for k in COLUMNS if k in feats}}
 
 
-def table(rows: list[dict[str, Any]], args: argparse.Namespace, backbone: str) -> str:
-    base = rows[0]["scores"]
-    head = ("| variant | flags | steps | img/s | SWD ↓ | FD ↓ | KID ↓ | precision ↑ | recall ↑ | density ↑ | "
-            "coverage ↑ | beats tutorial on |")
-    lines = [head, "|" + "---|" * 12]
-    for row in rows:
-        s = row["scores"]
-        wins = [k for k in COLUMNS if row is not rows[0] and k in s and k in base
-                and (s[k] < base[k] if k in LOWER_IS_BETTER else s[k] > base[k])]
-        cells = ["—" if k not in s else f"{s[k]:.4f}" if k == "kid" else f"{s[k]:.3f}" if k in COLUMNS[3:]
-                 else f"{s[k]:.2f}" for k in COLUMNS]
-        lines.append(f"| {row['name']} | `{' '.join(row['flags']) or '(defaults)'}` | {row['steps']} | "
-                     f"{row['img_per_s']:.0f} | " + " | ".join(cells) + f" | {', '.join(wins) or '—'} |")
-    command = "python benchmarks/quality.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in (("budget", args.budget), ("train_images", args.train_images),
-                                                     ("test_images", args.test_images), ("eval_n", args.eval_n),
-                                                     ("image_size", args.image_size)))
-    return "\n".join([
-        START,
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores with `{command}`.",
-        "",
-        f"Each variant: `dcgan train` on {args.train_images} Fashion-MNIST training images at "
-        f"{args.image_size}x{args.image_size}, seed 999, batch 128, for {args.budget} s of training "
-        f"(`--max-time`); then `dcgan evaluate --n {args.eval_n} --seed 0` against {args.eval_n} of the "
-        f"{args.test_images} test-split images. Feature metrics use `{backbone}`. One training seed per variant: "
-        "differences of a few percent are within run-to-run noise.",
-        "",
-        *lines,
-        END,
-    ])
+def grid(ckpt: Path, target: Path) -> None:
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dcgan("sample", str(ckpt), "--n", "64", "--seed", "0", "-o", str(target))
 
 
-def write(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if START in old and END in old:
-        new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: text, old, flags=re.S)
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """FD against minutes, one line per variant (Pillow only)."""
+    from PIL import Image, ImageDraw
+
+    colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+               (227, 119, 194), (127, 127, 127)]
+    w, h, left, bottom, top, right = 640, 400, 60, 40, 30, 150
+    image = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(image)
+    points = [(r["minutes"], r["scores"]["fd"]) for r in rows if "fd" in r["scores"]]
+    if not points:
+        return
+    xmax, ymax = max(p[0] for p in points), max(p[1] for p in points) * 1.05
+    px = lambda x, y: (left + x / xmax * (w - left - right), h - bottom - y / ymax * (h - top - bottom))  # noqa: E731
+    draw.line([px(0, 0), px(xmax, 0)], fill="black")
+    draw.line([px(0, 0), px(0, ymax)], fill="black")
+    for tick in sorted({r["minutes"] for r in rows}):
+        draw.text((px(tick, 0)[0] - 4, h - bottom + 4), f"{tick:g}", fill="black")
+    for k in range(0, 5):
+        y = ymax * k / 4
+        draw.text((4, px(0, y)[1] - 6), f"{y:.0f}", fill="black")
+    draw.text((left, 6), title, fill="black")
+    draw.text((w - right - 90, h - 16), "minutes of training", fill="black")
+    for i, variant in enumerate(dict.fromkeys(r["variant"] for r in rows)):
+        line = sorted((r["minutes"], r["scores"]["fd"]) for r in rows
+                      if r["variant"] == variant and "fd" in r["scores"])
+        colour = colours[i % len(colours)]
+        if len(line) > 1:
+            draw.line([px(*p) for p in line], fill=colour, width=2)
+        for p in line:
+            x, y = px(*p)
+            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
+        draw.text((w - right + 10, top + 16 * i), f"— {variant}", fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def table(rows: list[dict[str, Any]], command: str, data: str, n: int) -> str:
+    lines = ["| data | variant | flags | minutes | steps | img/s | FD ↓ | KID ↓ | precision ↑ | recall ↑ | SWD ↓ "
+             "| grid |",
+             "|" + "---|" * 12]
+    for r in rows:
+        s = r["scores"]
+        cell = lambda k, f: "—" if k not in s else format(s[k], f)  # noqa: E731
+        flags = "pytorch/examples main.py loop" if r["variant"] == "baseline" else \
+            (" ".join(VARIANTS[r["variant"]]) or "(no flags)")
+        lines.append(f"| {data} | {r['variant']} | `{flags}` | {r['minutes']:g} | {r['step']} | {r['img_per_s']:.0f} "
+                     f"| {cell('fd', '.1f')} | {cell('kid', '.4f')} | {cell('precision', '.3f')} | "
+                     f"{cell('recall', '.3f')} | {cell('swd', '.1f')} | [grid]({r['grid']}) |")
+    return "\n".join([f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores with `{command}`; "
+                      f"`dcgan evaluate --n {n} --seed 0`, EfficientNet-Lite0 features.", "", *lines])
+
+
+def write(key: str, text: str) -> None:
+    start, end = START.replace("quality", f"quality:{key}"), END.replace("quality", f"quality:{key}")
+    block = f"{start}\n{text}\n{end}"
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if start in old:
+        new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, old, flags=re.S)
     else:
-        new = old.rstrip("\n") + "\n\n## Sample quality per CPU budget (`quality.py`)\n\n" + text + "\n"
+        new = old.rstrip("\n") + f"\n\n### Quality per CPU-minute: {key}\n\n" + block + "\n"
     RESULTS.write_text(new)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=int, default=240, help="training seconds per variant")
-    ap.add_argument("--train-images", type=int, default=60000)
-    ap.add_argument("--test-images", type=int, default=2000)
-    ap.add_argument("--eval-n", type=int, default=1000)
-    ap.add_argument("--image-size", type=int, default=32)
-    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset, the baseline first")
-    ap.add_argument("--work", type=Path, default=HERE / "_work" / "quality")
+    ap.add_argument("--data", default="openmoji", help="openmoji, fashion32 or fashion64")
+    ap.add_argument("--variants", default="baseline,tutorial,default")
+    ap.add_argument("--marks", default="2,5,10,20", help="minutes of training at which each variant is scored")
+    ap.add_argument("--n", type=int, default=1000, help="images per set for dcgan evaluate")
+    ap.add_argument("--tag", default="", help="a name for this grid (a second seed, ...) in the work folder")
+    ap.add_argument("--work", type=Path, default=HERE / "_work" / "quality2")
     ap.add_argument("--write", action="store_true", help=f"write the table into {RESULTS.name}")
     args = ap.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    train_dir = export(args.work, "train", args.train_images)
-    test_dir = export(args.work, "test", args.test_images)
-    rows, backbone = [], "none"
+    marks = sorted(float(m) for m in args.marks.split(","))
+    data, real, size, channels = dataset(args.work, args.data)
+    rows: list[dict[str, Any]] = []
     for name in args.variants.split(","):
-        run = args.work / "runs" / f"{name}-{args.budget}s"
-        if not (run / "end.json").exists():  # trained runs are kept: a rerun only evaluates them again
-            shutil.rmtree(run, ignore_errors=True)  # a run cut short left no end.json
-            end = dcgan("train", str(train_dir), "--out", str(run), "--image-size", str(args.image_size),
-                        "--epochs", "1000", "--max-time", f"{args.budget}s", "--save-every", "100000",
-                        "--sample-every", "100000", *VARIANTS[name])
-            (run / "end.json").write_text(json.dumps(end))
-        end = json.loads((run / "end.json").read_text())
-        scored = run / f"evaluate-n{args.eval_n}.json"  # deterministic: a rerun reuses it (delete to re-score)
-        if not scored.exists():
-            scored.write_text(json.dumps(dcgan("evaluate", str(run), str(test_dir), "--n", str(args.eval_n),
-                                               "--seed", "0")))
-        result = json.loads(scored.read_text())
-        backbone = next(iter(result.get("features", {})), "none")
-        rows.append({"name": name, "flags": VARIANTS[name], "steps": end["step"], "img_per_s": end["img_per_s"],
-                     "scores": scores(result)})
-        print(f"{name:>18}: {end['step']} steps, {end['img_per_s']:.0f} img/s, {rows[-1]['scores']}", file=sys.stderr)
-    (args.work / f"results-{args.budget}s.json").write_text(json.dumps(rows, indent=1))
-    text = table(rows, args, backbone)
+        out = args.work / "runs" / f"{args.data}-{name}{args.tag}"
+        done = train_variant(name, data, size, channels, marks, out)
+        for minute in marks:
+            ckpt = out / f"at-{minute:g}m.safetensors"
+            target = GRIDS / f"{args.data}-{name}{args.tag}-{minute:g}m.png"
+            grid(ckpt, target)
+            rows.append({"variant": name, "minutes": minute, **done[f"{minute:g}"], "scores": score(ckpt, real, args.n),
+                         "grid": f"results/{target.name}"})
+            print(f"{name:>14} {minute:>4g} min: {rows[-1]['step']} steps {rows[-1]['scores']}", file=sys.stderr)
+    command = "python benchmarks/quality.py " + shlex.join(sys.argv[1:])
+    key = f"{args.data}{args.tag}-{args.variants.replace(',', '+')}-{args.marks.replace(',', '+')}"
+    plot(rows, GRIDS / f"fd-{key}.png", f"FD (EfficientNet-Lite0, n={args.n}) on {args.data}, 2 CPU cores")
+    text = table(rows, command, args.data, args.n) + f"\n\n![FD against minutes](results/fd-{key}.png)"
     print(text)
     if args.write:
-        write(text)
+        write(key, text)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,17 @@ would undo the Lipschitz bound SN sets. BN becomes Identity, so every conv keeps
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dcgan_cli.config import MAX_WIDTH_MULT, DCGANConfig
+
+if TYPE_CHECKING:
+    from torch.nn.utils.parametrizations import _SpectralNorm
 
 
 def _widths(config: DCGANConfig) -> list[int]:
@@ -98,10 +103,12 @@ def _init_spectral_norm(conv: nn.Conv2d, generator: torch.Generator | None) -> N
     iterated 15 times on the new weights (what spectral_norm does at wrap time) so step 1 starts with a good
     estimate of the largest singular value.
     """
-    sn = conv.parametrizations.weight[0]
-    weight = conv.parametrizations.weight.original
+    # conv.parametrizations.weight, spelled so that mypy sees the types __getattr__ hides
+    weights = cast(parametrize.ParametrizationList, conv.get_submodule("parametrizations.weight"))
+    sn = cast("_SpectralNorm", weights[0])
+    weight = weights.original
     nn.init.normal_(weight, 0.0, 0.02, generator=generator)
-    for vec in (sn._u, sn._v):
+    for vec in (sn.get_buffer("_u"), sn.get_buffer("_v")):
         vec.copy_(nn.functional.normalize(torch.randn(vec.shape, generator=generator), dim=0, eps=sn.eps))
     sn._power_method(sn._reshape_weight_to_matrix(weight), 15)
 
@@ -123,15 +130,19 @@ def fold_batchnorm(netg: Generator) -> Generator:
     one memory pass fewer per block, ~15% faster sampling on a CPU. Mathematically the same function; in float32
     about one pixel in a million lands one uint8 level away from the unfolded network.
     """
-    layers, out, i = list(netg.main), [], 0
+    layers, i = list(netg.main), 0
+    out: list[nn.Module] = []
     while i < len(layers):
         conv = layers[i]
         bn = layers[i + 1] if i + 1 < len(layers) else None
         if isinstance(conv, nn.ConvTranspose2d) and isinstance(bn, nn.BatchNorm2d):
             assert bn.running_var is not None and bn.running_mean is not None
             scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            fused = nn.ConvTranspose2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                                       conv.padding, bias=True, device=conv.weight.device)
+            # a 2-d transposed conv's kernel_size, stride and padding are pairs (it has no string padding modes)
+            fused = nn.ConvTranspose2d(conv.in_channels, conv.out_channels, cast("tuple[int, int]", conv.kernel_size),
+                                       cast("tuple[int, int]", conv.stride), cast("tuple[int, int]", conv.padding),
+                                       bias=True, device=conv.weight.device)
+            assert fused.bias is not None  # bias=True
             fused.weight.copy_(conv.weight * scale.view(1, -1, 1, 1))
             fused.bias.copy_(bn.bias - bn.running_mean * scale)
             out.append(fused)

@@ -20,8 +20,8 @@ from dcgan_cli.data.batches import epoch_permutation, to_model_input
 from dcgan_cli.data.dataset import CACHE_UNREADABLE, load_images
 from dcgan_cli.data.decode import ANIMATED_WARNING, SkippedImage, decode_image, decode_many
 from dcgan_cli.data.scan import scan_folder
-from dcgan_cli.io.text import printable
 from dcgan_cli.errors import DataError, UsageError
+from dcgan_cli.io.text import printable
 
 WHITE = (255, 255, 255)
 

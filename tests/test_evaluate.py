@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from dcgan_cli.metrics import backbones as features
 from dcgan_cli.cli.app import app
-from dcgan_cli.metrics.evaluate import Reference
+from dcgan_cli.metrics import backbones as features
 from dcgan_cli.metrics.distances import frechet_distance, kid, precision_recall_density_coverage
+from dcgan_cli.metrics.evaluate import Reference
 from dcgan_cli.metrics.swd import level_sizes, swd
 from tests.conftest import TINY, make_images, tiny_checkpoint
 

@@ -28,8 +28,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
-from dcgan_cli.cli.app import app
 from dcgan_cli.checkpoint.state import restore
+from dcgan_cli.cli.app import app
 from dcgan_cli.errors import CheckpointError
 from dcgan_cli.model import DCGANConfig, build_models
 from tests.conftest import REPO, TINY, make_images, tiny_checkpoint

@@ -7,7 +7,7 @@ under a second, and `import torch` alone costs 3-4 s on a small machine. Command
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -30,11 +30,21 @@ class OneLineErrors(TyperGroup):
     """Click's own usage errors (an unknown option, a value that is not a number, a choice not offered) as one line
     on stderr with exit 2, like every other user mistake, instead of a boxed usage block."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # TyperGroup.main's own parameters, so standalone_mode is bound exactly once below
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
         except click.exceptions.ClickException as e:
             ctx = getattr(e, "ctx", None)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
@@ -79,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()  # exits itself: OneLineErrors.main always raises SystemExit in standalone mode

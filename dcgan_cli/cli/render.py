@@ -61,7 +61,7 @@ class Renderer(AbstractContextManager["Renderer"]):
     def __init__(self, console: Console, *, json_lines: bool, quiet: bool) -> None:
         self.console, self.json_lines, self.quiet = console, json_lines, quiet
         self.live = console.is_terminal and not quiet
-        self.progress: Progress | None = None
+        self.progress: _TrainProgress | None = None
         self.task: Any = None
         self.decode_task: Any = None
         self.epochs: int | None = None

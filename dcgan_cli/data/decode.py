@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -151,7 +152,7 @@ def _to_l_or_rgb(im: Image.Image, background: Background) -> Image.Image:
         # Treat every integer mode as 16-bit (PNG/TIFF's only source of them); round(v / 257) maps 65535 to 255.
         return im.convert("I").point(lambda v: v * (1 / 257) + 0.5).convert("L")
     if mode == "F":
-        low, high = im.getextrema()
+        low, high = cast(tuple[float, float], im.getextrema())  # one band: (min, max), not a tuple per band
         scale = 255.0 if 0.0 <= low and high <= 1.0 else 1.0  # float data is either [0, 1] or 8-bit-like
         return im.point(lambda v: v * scale + 0.5).convert("L")
     return im.convert("RGB")  # CMYK, YCbCr, HSV
@@ -178,7 +179,7 @@ def decode_many(
     max_pixels: int,
     workers: int,
     on_progress: Callable[[int, int], None] | None = None,
-) -> Iterator[tuple[int, Decoded | SkippedImage]]:
+) -> Generator[tuple[int, Decoded | SkippedImage], None, None]:
     """(index, result) pairs in completion order. Consume it fully (or close it): it holds bombs_are_errors().
 
     Threads, not processes: Pillow drops the GIL in decode and resample, while a spawn pool pays worker start-up

@@ -11,6 +11,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from PIL import Image
@@ -50,7 +51,7 @@ class GridCanvas:
 
 def grid(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: int = 0) -> torch.Tensor:
     """uint8 (N, C, H, W) -> one uint8 (C, H', W') image."""
-    canvas = GridCanvas(images.shape[0], tuple(images.shape[1:]), nrow, padding, pad_value)
+    canvas = GridCanvas(images.shape[0], cast(tuple[int, int, int], tuple(images.shape[1:])), nrow, padding, pad_value)
     for image in images:
         canvas.add(image)
     return canvas.image

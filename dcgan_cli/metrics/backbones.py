@@ -154,5 +154,6 @@ def load(name: str, device: str = "cpu", weights: Path | None = None) -> Backbon
     except RuntimeError as e:  # load_state_dict: keys or shapes of another network
         raise CheckpointError(f"{path}: weights do not fit {name} ({str(e).splitlines()[0]})") from None
     dev = torch.device(device)
-    net = net.to(dev, memory_format=torch.channels_last).eval().requires_grad_(False)
+    # Module.to's stub has no (device, memory_format=...) overload, though Module.to accepts that call
+    net = net.to(dev, memory_format=torch.channels_last).eval().requires_grad_(False)  # type: ignore[call-overload]
     return Backbone(name, dim, resolution, net.features, dev)

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -21,6 +21,7 @@ from dcgan_cli import checkpoint
 from dcgan_cli.data.dataset import load_images
 from dcgan_cli.errors import DataError, OptionError
 from dcgan_cli.metrics import backbones as features
+from dcgan_cli.metrics.backbones import Backbone  # by name: Reference.features shadows the module
 from dcgan_cli.metrics.distances import frechet_distance, kid, precision_recall_density_coverage
 from dcgan_cli.metrics.names import (
     DEFAULT_N,
@@ -34,6 +35,9 @@ from dcgan_cli.metrics.names import (
 from dcgan_cli.metrics.swd import swd
 from dcgan_cli.paths import cache_dir_for
 from dcgan_cli.seeding import MAX_SEED, derive_seed
+
+if TYPE_CHECKING:
+    from dcgan_cli.model import Generator
 
 FEATURES_FORMAT = "dcgan-cli/features"
 Progress = Callable[[str, int, int], None]
@@ -64,7 +68,7 @@ class Reference:
         self.seed, self.cache_dir = seed, cache_dir
         self._features: dict[str, torch.Tensor] = {}
 
-    def features(self, backbone: features.Backbone, on_progress: Progress | None = None) -> torch.Tensor:
+    def features(self, backbone: Backbone, on_progress: Progress | None = None) -> torch.Tensor:
         if backbone.name not in self._features:
             path = self._cache_path(backbone)
             feats = self._cached(path, backbone.dim) if path is not None else None
@@ -75,7 +79,7 @@ class Reference:
             self._features[backbone.name] = feats
         return self._features[backbone.name]
 
-    def score(self, fake_u8: torch.Tensor, metrics: Sequence[str], backbone: features.Backbone | None,
+    def score(self, fake_u8: torch.Tensor, metrics: Sequence[str], backbone: Backbone | None,
               on_progress: Progress | None = None) -> dict[str, Any]:
         """Every requested metric for `fake_u8` (uint8, as many images as the reference holds)."""
         if fake_u8.shape != self.images.shape:
@@ -99,7 +103,7 @@ class Reference:
 
     # Real features cost most of an evaluation on a CPU. They depend only on the decoded pixels (hashed: ~10 ms
     # for 1,000 images at 64x64), the backbone (its weights are pinned by hash) and where they were computed.
-    def _cache_path(self, backbone: features.Backbone) -> Path | None:
+    def _cache_path(self, backbone: Backbone) -> Path | None:
         if self.cache_dir is None:
             return None
         pixels = hashlib.sha256(self.images.numpy().tobytes()).hexdigest()
@@ -132,7 +136,7 @@ def _store(path: Path, feats: torch.Tensor) -> None:
         pass  # a read-only cache is not an error: the next run computes the features again
 
 
-def _extract(backbone: features.Backbone, images: torch.Tensor, stage: str, on_progress: Progress | None,
+def _extract(backbone: Backbone, images: torch.Tensor, stage: str, on_progress: Progress | None,
              chunk: int = 200) -> torch.Tensor:
     parts = []
     for i in range(0, images.shape[0], chunk):
@@ -145,12 +149,12 @@ def _extract(backbone: features.Backbone, images: torch.Tensor, stage: str, on_p
 class Scorer:
     """Scores generators against one reference: `dcgan evaluate` once, `train --eval-every` every N steps."""
 
-    def __init__(self, reference: Reference, metrics: Sequence[str], backbone: features.Backbone | None,
+    def __init__(self, reference: Reference, metrics: Sequence[str], backbone: Backbone | None,
                  seed: int = 0, batch_size: int = 256) -> None:
         self.reference, self.metrics, self.backbone = reference, tuple(metrics), backbone
         self.seed, self.batch_size = seed, batch_size
 
-    def __call__(self, netg: torch.nn.Module, on_progress: Progress | None = None) -> dict[str, Any]:
+    def __call__(self, netg: Generator, on_progress: Progress | None = None) -> dict[str, Any]:
         """G's images for seeds seed .. seed+n-1 (what `dcgan sample --seed S --n N` draws), in eval mode."""
         from dcgan_cli.sampling.generator import generate
         from dcgan_cli.sampling.seeds import seed_range
@@ -166,7 +170,7 @@ class Scorer:
 
 
 def load_backbone(requested: str, metrics: Sequence[str], device: str = "cpu",
-                  inception_weights: Path | None = None) -> tuple[features.Backbone | None, str | None]:
+                  inception_weights: Path | None = None) -> tuple[Backbone | None, str | None]:
     """The backbone the metrics need (or None) and a note when feature metrics are skipped; a request that
     leaves nothing to compute is a UsageError. Called before any decoding, so a missing extra fails fast."""
     chosen, note = choose_backbone(requested, metrics)
@@ -178,7 +182,7 @@ def load_backbone(requested: str, metrics: Sequence[str], device: str = "cpu",
 
 
 def make_scorer(images_u8: torch.Tensor, *, n: int, seed: int, metrics: Sequence[str],
-                backbone: features.Backbone | None, cache_dir: Path | None = None,
+                backbone: Backbone | None, cache_dir: Path | None = None,
                 batch_size: int = 256) -> tuple[Scorer, list[str]]:
     """A scorer against n of these real images, and a note when there are fewer than n."""
     reference = Reference(images_u8, n, seed, cache_dir)

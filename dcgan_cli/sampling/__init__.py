@@ -1,1 +1,2 @@
-"""sampling"""
+"""Images from a trained generator: seeds and latents, walks, output files, and the handle
+`dcgan_cli.load()` returns."""

@@ -9,12 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from dcgan_cli.data.dataset import ImageSet, load_images
 from dcgan_cli.metrics.backbones import Backbone
 from dcgan_cli.metrics.evaluate import make_scorer
-from dcgan_cli.model import DCGANConfig
+from dcgan_cli.model import DCGANConfig, Generator
 from dcgan_cli.paths import cache_dir_for
 from dcgan_cli.training.metrics_log import MetricsLog
 from dcgan_cli.training.options import TrainOptions
@@ -43,7 +41,7 @@ class TrainingEval:
     def due(self, step: int) -> bool:
         return step % self.every == 0
 
-    def __call__(self, step: int, netg: torch.nn.Module, metrics: MetricsLog) -> float:
+    def __call__(self, step: int, netg: Generator, metrics: MetricsLog) -> float:
         """Score `netg` at `step`, log the row and the event; returns the seconds it took."""
         start = time.perf_counter()
         scores = self.scorer(netg)

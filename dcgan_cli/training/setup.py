@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import cast
 
 import torch
 
 from dcgan_cli import checkpoint, faults
 from dcgan_cli.checkpoint.state import restore
 from dcgan_cli.config import DCGANConfig
-from dcgan_cli.model import build_models
+from dcgan_cli.model import Generator, build_models
 from dcgan_cli.seeding import derive_seed
 from dcgan_cli.training.augment import DiffAugment
 from dcgan_cli.training.distributed import DistEnv, wrap
@@ -32,13 +33,13 @@ class TrainingState:
     fast: GanModules  # what the step runs: DDP-wrapped, compiled, autocast
     noise: torch.Generator
     fixed: torch.Tensor  # the preview grid's latents, on the device
-    ema: torch.nn.Module | None = None  # with an EMA decay: the averaged copy of G
+    ema: Generator | None = None  # with an EMA decay: the averaged copy of G
     augment: torch.Generator | None = None  # with DiffAugment: its random numbers
 
     @property
-    def scored_generator(self) -> torch.nn.Module:
+    def scored_generator(self) -> Generator:
         """What `sample` would use: the EMA copy when there is one."""
-        return self.ema if self.ema is not None else self.raw.netg
+        return self.ema if self.ema is not None else cast(Generator, self.raw.netg)  # raw.netg: build_models' G
 
 
 def start_step(resumed: checkpoint.Checkpoint | None) -> int:
@@ -55,8 +56,9 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
     fixed = torch.randn(FIXED_NOISE_SIZE, config.nz, 1, 1,
                         generator=torch.Generator().manual_seed(derive_seed(recipe.seed, "fixed")))
     fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
-    netg.to(device, memory_format=fmt)
-    netd.to(device, memory_format=fmt)
+    # Module.to's stub has no (device, memory_format=...) overload, though Module.to accepts that call
+    netg.to(device, memory_format=fmt)  # type: ignore[call-overload]
+    netd.to(device, memory_format=fmt)  # type: ignore[call-overload]
     betas = (recipe.beta1, 0.999)
     raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe.lr, betas=betas),
                      torch.optim.Adam(netd.parameters(), recipe.lr, betas=betas))
@@ -81,7 +83,9 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
         fast.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         fast.scalers = None if bf16 else (torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda"))
     if opts.compile:
-        fast.netg, fast.netd = torch.compile(fast.netg), torch.compile(fast.netd)
+        # torch.compile's stub returns a plain callable; given a Module it returns a Module (OptimizedModule)
+        fast.netg = cast(torch.nn.Module, torch.compile(fast.netg))
+        fast.netd = cast(torch.nn.Module, torch.compile(fast.netd))
         if fast.netd_for_g is not None:
-            fast.netd_for_g = torch.compile(fast.netd_for_g)
+            fast.netd_for_g = cast(torch.nn.Module, torch.compile(fast.netd_for_g))
     return TrainingState(raw, fast, noise, fixed.to(device), ema, augment)
