@@ -55,7 +55,9 @@ VARIANTS: dict[str, list[str]] = {
 
 
 def run(cmd: list[str], log: Path | None = None) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    # this checkout's dcgan_cli, whatever is installed: benchmark a frozen worktree while the main one changes
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
     if log is not None:
         log.write_text(done.stderr)
     if done.returncode != 0:

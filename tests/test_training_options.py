@@ -43,9 +43,13 @@ def test_ema_is_saved_resumed_exactly_and_sampled(image_dir: Path, tmp_path: Pat
     assert info["ema"] is True and info["options"]["ema"] == 0.9
 
 
-def test_ema_cannot_change_on_resume_and_is_off_by_default(image_dir: Path, tmp_path: Path) -> None:
-    assert train(image_dir, tmp_path / "run", "--max-steps", "1").exit_code == 0
+def test_ema_cannot_change_on_resume_and_is_off_in_the_tutorial_preset(image_dir: Path, tmp_path: Path) -> None:
+    assert train(image_dir, tmp_path / "run", "--max-steps", "1", "--preset", "tutorial").exit_code == 0
     assert not any(k.startswith("G_ema.") for k in load_file(tmp_path / "run" / "last.safetensors"))
+    assert train(image_dir, tmp_path / "default", "--max-steps", "1").exit_code == 0  # the default preset has one
+    assert any(k.startswith("G_ema.") for k in load_file(tmp_path / "default" / "last.safetensors"))
+    r = train(image_dir, tmp_path / "default", "--max-steps", "2", "--resume", "--ema", "0")
+    assert r.exit_code == 2 and "--ema 0.0 (checkpoint: 0.999)" in r.stderr
     r = train(image_dir, tmp_path / "run", "--max-steps", "2", "--resume", "--ema", "0.99")
     assert r.exit_code == 2 and "--ema 0.99 (checkpoint: None)" in r.stderr
     r = train(image_dir, tmp_path / "other", "--ema", "1.5")

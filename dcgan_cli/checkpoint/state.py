@@ -15,8 +15,9 @@ from dcgan_cli.errors import CheckpointError
 def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Module,
             opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, noise: torch.Generator,
             fixed_noise: torch.Tensor, progress: dict[str, int], options: dict[str, Any], dataset: dict[str, Any],
-            ema: torch.nn.Module | None = None, augment: torch.Generator | None = None) -> Checkpoint:
-    """Everything a resumed run needs to continue bit for bit (tensors are referenced, not copied)."""
+            ema: torch.nn.Module | None = None, streams: dict[str, torch.Generator] | None = None) -> Checkpoint:
+    """Everything a resumed run needs to continue bit for bit (tensors are referenced, not copied). `streams` are
+    the random generators besides the noise (DiffAugment's, the mirror's), saved as rng.NAME."""
     return Checkpoint(
         config=config,
         generator=netg.state_dict(),
@@ -24,7 +25,7 @@ def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Mod
         generator_ema=ema.state_dict() if ema is not None else None,
         opt_g=opt_g.state_dict(),
         opt_d=opt_d.state_dict(),
-        rng={"noise": noise.get_state(), **({"augment": augment.get_state()} if augment is not None else {})},
+        rng={"noise": noise.get_state(), **{name: gen.get_state() for name, gen in (streams or {}).items()}},
         fixed_noise=fixed_noise,
         progress=progress,
         options=options,
@@ -34,7 +35,8 @@ def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Mod
 
 def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_g: torch.optim.Optimizer,
             opt_d: torch.optim.Optimizer, noise: torch.Generator, *, rng: bool = True,
-            ema: torch.nn.Module | None = None, augment: torch.Generator | None = None) -> torch.Tensor | None:
+            ema: torch.nn.Module | None = None, streams: dict[str, torch.Generator] | None = None
+            ) -> torch.Tensor | None:
     """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
 
     Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
@@ -48,8 +50,8 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
         opt_d.load_state_dict(ckpt.opt_d or {})
         if rng:
             noise.set_state(ckpt.rng["noise"])
-            if augment is not None:
-                augment.set_state(ckpt.rng["augment"])
+            for name, gen in (streams or {}).items():
+                gen.set_state(ckpt.rng[name])
         if ema is not None:
             if ckpt.generator_ema is None:
                 raise KeyError("the checkpoint has no G_ema tensors")

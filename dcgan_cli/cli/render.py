@@ -113,8 +113,9 @@ class Renderer(AbstractContextManager["Renderer"]):
             f"training into {safe_text(e['run_dir'])}"
         o = e["options"]
         self.epochs = e["epochs"]
-        self.say(f"{verb} on {e['device']}: {e['total_steps']} steps, {e['steps_per_epoch']} per epoch, "
-                 f"batch {o['batch_size']}, lr {o['lr']:g}, beta1 {o['beta1']:g}, seed {o['seed']}")
+        lr = f"lr {o['lr_d']:g}" if o["lr_d"] == o["lr_g"] else f"lr D {o['lr_d']:g} G {o['lr_g']:g}"
+        self.say(f"{verb} on {e['device']}: preset {o['preset']}, {e['total_steps']} steps "
+                 f"({e['steps_per_epoch']} per epoch), batch {o['batch_size']}, {lr}, seed {o['seed']}")
         if self.progress is not None:
             self.task = self.progress.add_task("training", total=e["total_steps"], completed=e["start_step"],
                                                speed="")

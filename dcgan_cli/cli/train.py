@@ -27,6 +27,11 @@ class Loss(str, Enum):
     hinge = "hinge"
 
 
+class PresetName(str, Enum):
+    tutorial = "tutorial"
+    default = "default"
+
+
 class Channels(str, Enum):
     auto = "auto"
     one = "1"
@@ -43,9 +48,15 @@ def train(
     data: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.", show_default=False)],
     out: Annotated[Path | None, _opt(OUTPUT, "Run folder.  \\[default: runs/<folder name>]", "--out", "-o")] = None,
     resume: Annotated[bool, _opt(LENGTH, "Continue the run in --out from last.safetensors.", "--resume")] = False,
-    epochs: Annotated[int | None, _opt(LENGTH, "Epochs in the whole run, resumed steps included.  \\[default: 5, "
-                                       "or unlimited with --max-steps]", min=1)] = None,
-    max_steps: Annotated[int | None, _opt(LENGTH, "Stop after this many steps in the whole run.", min=1)] = None,
+    preset: Annotated[PresetName | None, _opt(RECIPE, "A named recipe: tutorial (the PyTorch tutorial exactly) or "
+                                              "default (the best pictures per CPU-minute measured); any option "
+                                              "given overrides its value.  \\[default: default]")] = None,
+    kimg: Annotated[float | None, _opt(LENGTH, "Length of the whole run in thousands of images shown, whatever the "
+                                       "folder's size.  \\[default: the preset's: 600 for default]")] = None,
+    epochs: Annotated[int | None, _opt(LENGTH, "Length of the whole run in epochs of this folder.  \\[default: "
+                                       "the preset's: 5 for tutorial]", min=1)] = None,
+    max_steps: Annotated[int | None, _opt(LENGTH, "Length of the whole run in steps (the first of --kimg, --epochs "
+                                          "and --max-steps reached ends it).", min=1)] = None,
     max_time: Annotated[str | None, _opt(LENGTH, "Stop after this much training in this invocation (decoding and "
                                          "scoring excluded), save and end normally: 90s, 20m, 1.5h, 1h30m.")] = None,
     save_every: Annotated[int, _opt(LENGTH, "Steps between checkpoints.", min=1, show_default=True)]
@@ -56,14 +67,22 @@ def train(
     channels: Annotated[Channels, _opt(MODEL, "auto: 1 if every image is grayscale, else 3.", show_default=True)]
     = Channels.auto,
     nz: Annotated[int | None, _opt(MODEL, "Latent size.  \\[default: 100]", min=1)] = None,
-    ngf: Annotated[int | None, _opt(MODEL, "G width.  \\[default: 64]", min=1)] = None,
-    ndf: Annotated[int | None, _opt(MODEL, "D width.  \\[default: 64]", min=1)] = None,
+    ngf: Annotated[int | None, _opt(MODEL, "G width.  \\[default: the preset's: 32, tutorial 64]", min=1)] = None,
+    ndf: Annotated[int | None, _opt(MODEL, "D width.  \\[default: the preset's: 32, tutorial 64]", min=1)] = None,
     spectral_norm: Annotated[bool, _opt(MODEL, "Spectral normalisation of D's convolutions (SN-GAN; D then has no "
                                         "BatchNorm).  \\[default: off]", "--spectral-norm")] = False,
-    batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: 128]", min=1)]
+    batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: the preset's: 32, "
+                                           "tutorial 128]", min=1)] = None,
+    lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: 0.0002]")]
     = None,
-    lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate, above 0.  \\[default: 0.0002]")] = None,
+    lr_d: Annotated[float | None, _opt(RECIPE, "D's learning rate (two time-scales), above 0.  \\[default: --lr]")]
+    = None,
+    lr_g: Annotated[float | None, _opt(RECIPE, "G's learning rate, above 0.  \\[default: --lr]")] = None,
     beta1: Annotated[float | None, _opt(RECIPE, "Adam beta1, from 0 to below 1.  \\[default: 0.5]")] = None,
+    beta2: Annotated[float | None, _opt(RECIPE, "Adam beta2, from 0 to below 1.  \\[default: 0.999]")] = None,
+    mirror: Annotated[bool | None, _opt(RECIPE, "Flip each real image left-right with probability 1/2.  "
+                                        "\\[default: the preset's: on, tutorial off]", "--mirror/--no-mirror")]
+    = None,
     seed: Annotated[int | None, _opt(RECIPE, "Seed for weights, batch order and noise.  \\[default: 999, the "
                                      "tutorial's]", min=0)] = None,
     loss: Annotated[Loss | None, _opt(RECIPE, "bce (the paper's, non-saturating for G) or hinge.  "
@@ -71,11 +90,11 @@ def train(
     label_smoothing: Annotated[float | None, _opt(RECIPE, "One-sided label smoothing: real label 1 - S, S from 0 "
                                                   "to below 0.5 (e.g. 0.1).  \\[default: 0]")] = None,
     diffaugment: Annotated[str | None, _opt(RECIPE, "Augment every image D sees with this DiffAugment policy, e.g. "
-                                            "color,translation,cutout (for small datasets).  \\[default: off]",
-                                            metavar="POLICY")] = None,
+                                            "color,translation,cutout, or none.  \\[default: the preset's: "
+                                            "color,translation, tutorial none]", metavar="POLICY")] = None,
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
-                                      "between 0 and 1 (e.g. 0.999); `sample` then uses it.  \\[default: off, as in "
-                                      "the paper]")] = None,
+                                      "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "
+                                      "the preset's: 0.999, tutorial off]")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "
@@ -86,7 +105,9 @@ def train(
                                       "cost ~25 s per 500 images on 2 CPU cores).", metavar="swd,fd,kid,prdc",
                                       show_default=True)] = ",".join(DEFAULT_TRAINING_METRICS),
     device: Annotated[str, device_option(DEVICES)] = "auto",
-    channels_last: Annotated[bool, _opt(DEVICES, "NHWC memory layout (faster on CPU).", "--channels-last")] = False,
+    channels_last: Annotated[bool | None, _opt(DEVICES, "NHWC memory layout.  \\[default: on for the CPU, where "
+                                               "it measures faster; off elsewhere]",
+                                               "--channels-last/--no-channels-last")] = None,
     compile_: Annotated[bool, _opt(DEVICES, "torch.compile G and D.", "--compile")] = False,
     amp: Annotated[bool, _opt(DEVICES, "Mixed precision on CUDA (bf16, or fp16 with loss scaling).", "--amp")]
     = False,
@@ -113,14 +134,16 @@ def train(
     \b
     [bold]Examples[/]
       dcgan train ./photos                       [dim]# into runs/photos[/]
+      dcgan train ./photos --preset tutorial     [dim]# the PyTorch tutorial[/]
       dcgan train ./photos --out runs/cats --epochs 40 --resume
       dcgan train ./photos --max-time 20m --ema 0.999
       dcgan train ./photos --max-steps 2000 --json | jq -c .
     """
     require_folder(data)
     opts = TrainOptions(
-        data=data, out=out, epochs=epochs, max_steps=max_steps, max_time=max_time, batch_size=batch_size, lr=lr,
-        beta1=beta1, seed=seed, ema=ema, loss=loss.value if loss else None, label_smoothing=label_smoothing,
+        data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
+        max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
+        mirror=mirror, seed=seed, ema=ema, loss=loss.value if loss else None, label_smoothing=label_smoothing,
         diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,

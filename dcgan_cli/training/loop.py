@@ -25,10 +25,11 @@ from dcgan_cli.data.dataset import ImageSet
 from dcgan_cli.errors import DivergedError, Interrupted
 from dcgan_cli.metrics.backbones import Backbone
 from dcgan_cli.training.distributed import DistEnv, any_rank, barrier, same_on_all_ranks
+from dcgan_cli.training.health import HealthMonitor
 from dcgan_cli.training.interrupt import StopFlag
 from dcgan_cli.training.metrics_log import MetricsLog
 from dcgan_cli.training.options import TrainOptions
-from dcgan_cli.training.recipe import DEFAULT_EPOCHS, Recipe
+from dcgan_cli.training.recipe import FIXED_NOISE_SIZE, Length, Recipe
 from dcgan_cli.training.rundir import RunDir
 from dcgan_cli.training.scoring import TrainingEval
 from dcgan_cli.training.setup import build_state, start_step
@@ -39,10 +40,11 @@ Event = dict[str, Any]
 
 class Loop:
     def __init__(self, opts: TrainOptions, emit: Any, env: DistEnv, run_dir: RunDir, config: DCGANConfig,
-                 recipe: Recipe, data: ImageSet, device: torch.device, resumed: checkpoint.Checkpoint | None,
-                 backbone: tuple[Backbone | None, str | None]) -> None:
+                 recipe: Recipe, length: Length, data: ImageSet, device: torch.device,
+                 resumed: checkpoint.Checkpoint | None, backbone: tuple[Backbone | None, str | None]) -> None:
         self.opts, self.emit, self.env, self.rd = opts, emit, env, run_dir
         self.config, self.recipe, self.data, self.device, self.resumed = config, recipe, data, device, resumed
+        self.length = length
         self.backbone = backbone
         self.state = build_state(config, recipe, opts, env, device, resumed)
         self.stop = StopFlag()
@@ -51,9 +53,8 @@ class Loop:
             self.last_saved = (start_step(resumed), resumed.header.path if resumed.header else run_dir.checkpoint)
         n, batch = data.images.shape[0], recipe.batch_size
         self.per_epoch = n // (batch * env.world_size)  # global batches: every rank takes its slice of each
-        self.epochs = opts.epochs if opts.epochs is not None else (None if opts.max_steps else DEFAULT_EPOCHS)
-        self.total = min(x for x in (opts.max_steps, self.epochs * self.per_epoch if self.epochs else None)
-                         if x is not None)
+        self.epochs = length.epochs
+        self.total = length.steps(self.per_epoch, batch * env.world_size)
         progress = dict(resumed.progress) if resumed else {"step": 0, "epoch": 0, "position": 0}
         self.step, self.epoch, position = progress["step"], progress["epoch"], progress["position"]
         old_world = int((resumed.options if resumed else {}).get("world_size", 1))
@@ -62,8 +63,8 @@ class Loop:
         if position >= self.per_epoch:
             self.epoch, position = self.epoch + 1, 0
         self.position = position
-        self.options = {**recipe.to_dict(), "epochs": self.epochs, "max_steps": opts.max_steps,
-                        "channels_last": opts.channels_last, "compile": opts.compile,
+        self.options = {**recipe.to_dict(), **length.to_dict(), "channels_last": self.state.channels_last,
+                        "compile": opts.compile,
                         "sample_every": opts.sample_every, "save_every": opts.save_every,
                         "world_size": env.world_size, "amp": opts.amp, "sync_bn": opts.sync_bn}
         self.bad = torch.zeros((), dtype=torch.bool, device=device)  # a non-finite step between host syncs
@@ -85,6 +86,7 @@ class Loop:
         t_start, step_start = t_log, self.step
         metrics_file = rd.open_metrics() if env.is_main else contextlib.nullcontext(None)
         stopping = timed_out = False
+        health = self.health = HealthMonitor(self.data.images[:FIXED_NOISE_SIZE])
         with self.stop.installed(), metrics_file as file:
             metrics = MetricsLog(file)
             # emitted once the signal handlers are in place: a parent that signals after it is safe
@@ -100,7 +102,10 @@ class Loop:
                 while self.position < self.per_epoch and self.step < self.total and not stopping and not timed_out:
                     first = (self.position * env.world_size + env.rank) * batch
                     real = to_model_input(self.data.images[perm[first : first + batch]], self.device,
-                                          opts.channels_last)
+                                          st.channels_last)
+                    if st.mirror is not None:  # each real image flipped left-right with probability 1/2
+                        flip = (torch.rand(batch, generator=st.mirror) < 0.5).to(self.device).view(-1, 1, 1, 1)
+                        real = torch.where(flip, real.flip(3), real)
                     noise = torch.randn(batch, nz, 1, 1, generator=st.noise).to(self.device)
                     stats = train_step(st.fast, real, noise, poison=self.step + 1 == nan_step)
                     self.step, self.position, epoch_steps = self.step + 1, self.position + 1, epoch_steps + 1
@@ -118,6 +123,8 @@ class Loop:
                                "elapsed": round(now - t_start, 3)}
                         metrics.write(row)
                         self.emit({"event": "step", "total_steps": self.total, **row})
+                        for warning in health.observe(self.step, values):
+                            self.emit(warning)
                         t_log, step_log = now, self.step
                     else:
                         self.bad |= ~torch.isfinite(stats).all()
@@ -180,6 +187,8 @@ class Loop:
         netg.train()
         path = self.rd.save_grid(images, self.rd.sample_path(self.step))
         self.emit({"event": "sample", "step": self.step, "path": str(path)})
+        for warning in self.health.observe_samples(self.step, images):
+            self.emit(warning)
 
     def save(self) -> Path:
         """Checkpoint this step (rank 0; a pending non-finite step stops the run instead)."""
@@ -190,7 +199,7 @@ class Loop:
             return path
         st = self.state
         ckpt = capture(config=self.config.to_dict(), netg=st.raw.netg, netd=st.raw.netd, opt_g=st.raw.opt_g,
-                       opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, augment=st.augment,
+                       opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
                        progress={"step": self.step, "epoch": self.epoch, "position": self.position},
                        options=self.options,
                        dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used})

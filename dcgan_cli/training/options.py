@@ -18,6 +18,7 @@ from dcgan_cli.device import check_device_name
 from dcgan_cli.errors import OptionError
 from dcgan_cli.metrics.names import DEFAULT_TRAINING_METRICS, DEFAULT_TRAINING_N, MAX_N, MIN_IMAGES, parse_metrics
 from dcgan_cli.seeding import MAX_SEED
+from dcgan_cli.training.presets import PRESETS
 
 LOSSES = ("bce", "hinge")
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")  # training/augment.py implements each
@@ -27,22 +28,29 @@ _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
 
 @dataclasses.dataclass
 class TrainOptions:
-    """Options of one `train()` call. Paths may be str. None for a model or recipe value means the default, or on
+    """Options of one `train()` call. Paths may be str. None for a model or recipe value means the preset's, or on
     resume the checkpoint's (a different value is refused: a resumed run keeps its recipe)."""
 
     data: str | Path
     out: str | Path | None = None  # None: runs/<name of the data folder>
-    epochs: int | None = None  # length of the whole run; None: 5, or unlimited when max_steps is given
+    preset: str | None = None  # a named recipe (presets.py); None: "default", or on resume the checkpoint's
+    # length of the whole run, the first limit reached; none given: the preset's (or on resume the checkpoint's)
+    epochs: int | None = None
     max_steps: int | None = None
+    kimg: float | None = None  # thousands of real images shown
     max_time: float | str | None = None  # seconds, or "90s", "20m", "1h30m": training time in this call
     batch_size: int | None = None
-    lr: float | None = None
+    lr: float | None = None  # both learning rates (lr_d and lr_g override it)
+    lr_d: float | None = None
+    lr_g: float | None = None
     beta1: float | None = None
+    beta2: float | None = None
     seed: int | None = None
     loss: str | None = None  # "bce" (the paper's) or "hinge"
     label_smoothing: float | None = None  # one-sided: real label 1 - s
-    diffaugment: str | Sequence[str] | None = None  # DiffAugment policy, e.g. "color,translation,cutout"
-    ema: float | None = None  # decay of an exponential moving average of G's weights; None: no EMA (the paper's)
+    diffaugment: str | Sequence[str] | None = None  # DiffAugment policy, e.g. "color,translation"; "none": off
+    ema: float | None = None  # decay of an exponential moving average of G's weights (e.g. 0.999); 0: off
+    mirror: bool | None = None  # random horizontal flips of the real images
     nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
@@ -55,7 +63,7 @@ class TrainOptions:
     save_every: int = 500
     log_every: int = 1
     keep: int = 1  # checkpoints kept: last.safetensors plus keep - 1 step snapshots
-    channels_last: bool = False
+    channels_last: bool | None = None  # NHWC layout; None: on for the CPU, where it measures faster
     compile: bool = False
     amp: bool = False  # bf16 (or fp16 + grad scaling) autocast on CUDA
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA)
@@ -97,21 +105,25 @@ class TrainOptions:
                               f"got {self.image_size}")
         if self.channels is not None and self.channels not in (1, 3):
             raise OptionError("channels", f"must be 1, 3 or None (auto), got {self.channels!r}")
-        _number(self, "lr", lo=0.0, lo_open=True)
+        for name in ("lr", "lr_d", "lr_g", "kimg"):
+            _number(self, name, lo=0.0, lo_open=True)
         _number(self, "beta1", lo=0.0, hi=1.0, hi_open=True)
+        _number(self, "beta2", lo=0.0, hi=1.0, hi_open=True)
         _number(self, "label_smoothing", lo=0.0, hi=0.5, hi_open=True)
-        _number(self, "ema", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        _number(self, "ema", lo=0.0, hi=1.0, hi_open=True)
+        if self.preset is not None and self.preset not in PRESETS:
+            raise OptionError("preset", f"must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.loss is not None and self.loss not in LOSSES:
             raise OptionError("loss", f"must be {' or '.join(LOSSES)}, got {self.loss!r}")
-        if self.diffaugment is not None:
+        if self.diffaugment is not None and self.diffaugment != "none":
             self.diffaugment = ",".join(parse_policy(self.diffaugment))
         self.max_time = parse_duration(self.max_time) if self.max_time is not None else None
         self.device = check_device_name(self.device)
         self.eval_metrics = parse_metrics(self.eval_metrics, "eval_metrics")
-        for name in ("spectral_norm",):
+        for name in ("spectral_norm", "mirror", "channels_last"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True, False or None, got {getattr(self, name)!r}")
-        for name in ("channels_last", "compile", "amp", "sync_bn", "resume", "dry_run", "no_cache"):
+        for name in ("compile", "amp", "sync_bn", "resume", "dry_run", "no_cache"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         if self.eval_every is None and (self.eval_dir is not None or self.eval_n != DEFAULT_TRAINING_N

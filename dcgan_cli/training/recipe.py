@@ -1,31 +1,38 @@
-"""The resolved recipe and model of a run: what the options asked for, filled with the defaults or, on resume, with
-the checkpoint's values (which a resumed run must keep). Standard library only."""
+"""The resolved recipe, model and length of a run: the options over a preset for a new run; on resume, the
+checkpoint's values, which a resumed run must keep (a different value is a RecipeConflict). Standard library only."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from dcgan_cli.config import DCGANConfig
 from dcgan_cli.errors import RecipeConflict
 from dcgan_cli.training.options import TrainOptions
+from dcgan_cli.training.presets import DEFAULT_PRESET, PRESETS
 
-DEFAULT_EPOCHS = 5  # the tutorial's
 FIXED_NOISE_SIZE = 64  # the preview grid's 8x8
+LEGACY_PRESET = "tutorial"  # checkpoints written before presets existed were trained with the tutorial's recipe
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How G and D are trained; the tutorial's values by default. Stored in the checkpoint's options."""
+    """How G and D are trained. The dataclass defaults are the tutorial's: they fill keys a checkpoint written before
+    the key existed lacks. Stored in the checkpoint's options."""
 
     batch_size: int = 128
-    lr: float = 2e-4
+    lr_d: float = 2e-4
+    lr_g: float = 2e-4
     beta1: float = 0.5
+    beta2: float = 0.999
     seed: int = 999
-    ema: float | None = None
+    ema: float | None = None  # decay of the EMA of G's weights; None: none (the paper's)
     loss: str = "bce"
     label_smoothing: float = 0.0
     diffaugment: str | None = None
+    mirror: bool = False  # random horizontal flips of the real images
+    preset: str = LEGACY_PRESET
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -47,25 +54,79 @@ class ModelChoice:
                            spectral_norm=self.spectral_norm)
 
 
-_RECIPE = [f.name for f in dataclasses.fields(Recipe)]
+@dataclasses.dataclass(frozen=True)
+class Length:
+    """How long the whole run is: the first limit reached ends it (None: no limit of that kind)."""
+
+    epochs: int | None = None
+    max_steps: int | None = None
+    kimg: float | None = None  # thousands of real images shown to D, counted in global batches
+
+    def steps(self, per_epoch: int, global_batch: int) -> int:
+        limits = [self.max_steps, self.epochs * per_epoch if self.epochs is not None else None,
+                  math.ceil(self.kimg * 1000 / global_batch) if self.kimg is not None else None]
+        return min(x for x in limits if x is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_RECIPE = [f.name for f in dataclasses.fields(Recipe) if f.name != "preset"]
 _MODEL = [f.name for f in dataclasses.fields(ModelChoice)]
 
 
+def _off(name: str, value: Any) -> Any:
+    """The spellings of 'off' (ema 0, diffaugment 'none') as the recipe stores them."""
+    if name == "ema" and value == 0:
+        return None
+    if name == "diffaugment" and value == "none":
+        return None
+    return value
+
+
+def _requested(opts: TrainOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model and recipe values the options give (None: not given). `lr` sets both learning rates."""
+    model = {k: getattr(opts, k) for k in _MODEL}
+    recipe = {k: getattr(opts, k) for k in _RECIPE}
+    for k in ("lr_d", "lr_g"):
+        if recipe[k] is None:
+            recipe[k] = opts.lr
+    return model, recipe
+
+
 def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
-            stored_options: dict[str, Any] | None = None) -> tuple[ModelChoice, Recipe]:
-    """Model and recipe: the checkpoint's when resuming (`stored_*` from its metadata; a conflicting option is a
-    RecipeConflict), else the options over the defaults."""
-    model_req = {k: getattr(opts, k) for k in _MODEL}
-    recipe_req = {k: getattr(opts, k) for k in _RECIPE}
+            stored_options: dict[str, Any] | None = None) -> tuple[ModelChoice, Recipe, Length]:
+    """Model, recipe and length: the checkpoint's when resuming (`stored_*` from its metadata; a conflicting option is
+    a RecipeConflict; length options may change), else the options over their preset."""
+    model_req, recipe_req = _requested(opts)
+    length_req = Length(opts.epochs, opts.max_steps, opts.kimg)
+    given_length = length_req != Length()
     if stored_config is None:
-        return (ModelChoice(**{k: v for k, v in model_req.items() if v is not None}),
-                Recipe(**{k: v for k, v in recipe_req.items() if v is not None}))
+        preset = PRESETS[opts.preset or DEFAULT_PRESET]
+        model = {**preset.model, **{k: v for k, v in model_req.items() if v is not None}}
+        recipe = {**preset.recipe, **{k: _off(k, v) for k, v in recipe_req.items() if v is not None}}
+        length = length_req if given_length else Length(**preset.length)
+        return ModelChoice(**model), Recipe(**recipe, preset=preset.name), length
+    stored = dict(stored_options or {})
+    if "lr" in stored:  # written before D and G had a learning rate each
+        stored.setdefault("lr_d", stored["lr"])
+        stored.setdefault("lr_g", stored["lr"])
     defaults_model, defaults_recipe = ModelChoice(), Recipe()
-    stored_recipe = {k: (stored_options or {}).get(k, getattr(defaults_recipe, k)) for k in _RECIPE}
+    stored_recipe = {k: stored.get(k, getattr(defaults_recipe, k)) for k in [*_RECIPE, "preset"]}
     # optional config keys (spectral_norm) may be absent from older checkpoints
     stored_model = {k: stored_config.get(k, getattr(defaults_model, k)) for k in _MODEL}
+    recipe_req["preset"] = opts.preset
     conflicts = [(k, v, have[k]) for req, have in ((model_req, stored_model), (recipe_req, stored_recipe))
-                 for k, v in req.items() if v is not None and v != have[k]]
+                 for k, v in req.items() if v is not None and _off(k, v) != have[k]]
+    from_lr = [c for c in conflicts if c[0] in ("lr_d", "lr_g") and getattr(opts, c[0]) is None]
+    if from_lr:  # named as the user gave it: --lr, not the two rates it set
+        stored_lr = {stored_recipe["lr_d"], stored_recipe["lr_g"]}
+        conflicts = [c for c in conflicts if c not in from_lr] + [
+            ("lr", opts.lr, stored_lr.pop() if len(stored_lr) == 1 else f"D {stored_recipe['lr_d']}, G "
+             f"{stored_recipe['lr_g']}")]
     if conflicts:
         raise RecipeConflict(conflicts)
-    return ModelChoice(**stored_model), Recipe(**stored_recipe)
+    stored_length = Length(**{k: stored.get(k) for k in ("epochs", "max_steps", "kimg")})
+    if stored_length == Length():  # written when no limit meant the tutorial's 5 epochs
+        stored_length = Length(epochs=5)
+    return ModelChoice(**stored_model), Recipe(**stored_recipe), length_req if given_length else stored_length

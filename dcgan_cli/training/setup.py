@@ -34,7 +34,13 @@ class TrainingState:
     noise: torch.Generator
     fixed: torch.Tensor  # the preview grid's latents, on the device
     ema: Generator | None = None  # with an EMA decay: the averaged copy of G
-    augment: torch.Generator | None = None  # with DiffAugment: its random numbers
+    streams: dict[str, torch.Generator] = dataclasses.field(default_factory=dict)  # checkpointed as rng.NAME
+    channels_last: bool = False
+
+    @property
+    def mirror(self) -> torch.Generator | None:
+        """With mirrored reals: the generator that decides which images of a batch are flipped."""
+        return self.streams.get("mirror")
 
     @property
     def scored_generator(self) -> Generator:
@@ -55,23 +61,26 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
     noise = torch.Generator().manual_seed(derive_seed(recipe.seed, "noise"))
     fixed = torch.randn(FIXED_NOISE_SIZE, config.nz, 1, 1,
                         generator=torch.Generator().manual_seed(derive_seed(recipe.seed, "fixed")))
-    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    # the layout that measures faster on the CPU (benchmarks/RESULTS-train.md); elsewhere unmeasured, so opt-in
+    channels_last = opts.channels_last if opts.channels_last is not None else device.type == "cpu"
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     # Module.to's stub has no (device, memory_format=...) overload, though Module.to accepts that call
     netg.to(device, memory_format=fmt)  # type: ignore[call-overload]
     netd.to(device, memory_format=fmt)  # type: ignore[call-overload]
-    betas = (recipe.beta1, 0.999)
-    raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe.lr, betas=betas),
-                     torch.optim.Adam(netd.parameters(), recipe.lr, betas=betas))
+    betas = (recipe.beta1, recipe.beta2)
+    raw = GanModules(netg, netd, torch.optim.Adam(netg.parameters(), recipe.lr_g, betas=betas),
+                     torch.optim.Adam(netd.parameters(), recipe.lr_d, betas=betas))
     ema = copy.deepcopy(netg).requires_grad_(False) if recipe.ema is not None else None
-    augment = None
+    # rank 0's streams are checkpointed; other ranks start their own from (seed, rank, step), as for the noise
+    rank = f":{env.rank}:{start_step(resumed)}" if env.rank else ""
+    streams = {name: torch.Generator().manual_seed(derive_seed(recipe.seed, name + rank))
+               for name, wanted in (("augment", bool(recipe.diffaugment)), ("mirror", recipe.mirror)) if wanted}
     if recipe.diffaugment:
-        rank = f":{env.rank}:{start_step(resumed)}" if env.rank else ""
-        augment = torch.Generator().manual_seed(derive_seed(recipe.seed, "augment" + rank))
-        raw.augment = DiffAugment(parse_policy(recipe.diffaugment), augment)
+        raw.augment = DiffAugment(parse_policy(recipe.diffaugment), streams["augment"])
     if resumed is not None:
         # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
         stored = restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise, rng=not faults.active("skip_rng_restore"),
-                         ema=ema, augment=augment if env.is_main else None)
+                         ema=ema, streams=streams if env.is_main else None)
         fixed = stored if stored is not None else fixed
     if env.enabled and env.rank > 0:
         noise.manual_seed(derive_seed(recipe.seed, f"noise:{env.rank}:{start_step(resumed)}"))
@@ -88,4 +97,4 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
         fast.netd = cast(torch.nn.Module, torch.compile(fast.netd))
         if fast.netd_for_g is not None:
             fast.netd_for_g = cast(torch.nn.Module, torch.compile(fast.netd_for_g))
-    return TrainingState(raw, fast, noise, fixed.to(device), ema, augment)
+    return TrainingState(raw, fast, noise, fixed.to(device), ema, streams, channels_last)

@@ -27,7 +27,7 @@ from dcgan_cli.paths import cache_dir_for
 from dcgan_cli.training.distributed import DistEnv, barrier, process_group
 from dcgan_cli.training.loop import Loop
 from dcgan_cli.training.options import TrainOptions
-from dcgan_cli.training.recipe import ModelChoice, Recipe, resolve
+from dcgan_cli.training.recipe import Length, ModelChoice, Recipe, resolve
 from dcgan_cli.training.rundir import RunDir
 
 Event = dict[str, Any]
@@ -74,7 +74,8 @@ class Trainer:
         elif rd.checkpoint.exists():
             raise OptionError("out", f"{rd.path} already holds a run; continue it with <resume>, or choose another "
                               "<out>")
-        model, recipe = resolve(opts, resumed.config if resumed else None, resumed.options if resumed else None)
+        model, recipe, length = resolve(opts, resumed.config if resumed else None,
+                                        resumed.options if resumed else None)
         device = self.env.device(select_device(opts.device))
         if (opts.amp or opts.sync_bn) and device.type != "cuda":
             field = "amp" if opts.amp else "sync_bn"
@@ -82,7 +83,7 @@ class Trainer:
         if opts.eval_every is not None and self.env.is_main:  # a missing extra fails before the run folder
             self.scoring_backbone = load_backbone("auto", tuple(opts.eval_metrics), str(device))
         with process_group(self.env, device):
-            return self._run(model, recipe, device, resumed)
+            return self._run(model, recipe, length, device, resumed)
 
     def _load_for_resume(self) -> checkpoint.Checkpoint:
         """last.safetensors, or, if something outside dcgan damaged it, the newest kept snapshot that loads."""
@@ -110,7 +111,7 @@ class Trainer:
         return load_images(Path(self.opts.data), model.image_size, model.channels, workers=self.opts.workers,
                            cache_dir=self.cache_dir, max_pixels=self.opts.max_pixels, on_progress=progress)
 
-    def _run(self, model: ModelChoice, recipe: Recipe, device: torch.device,
+    def _run(self, model: ModelChoice, recipe: Recipe, length: Length, device: torch.device,
              resumed: checkpoint.Checkpoint | None) -> Event:
         rd, env = self.run_dir, self.env
         if env.is_main:
@@ -139,5 +140,5 @@ class Trainer:
             self.emit({"event": "warning", "message": f"only {n} usable images, fewer than a global batch of "
                        f"{recipe.batch_size * env.world_size}: using batch size {fit} per process"})
             recipe = dataclasses.replace(recipe, batch_size=fit)
-        return Loop(self.opts, self.emit, env, rd, config, recipe, data, device, resumed,
+        return Loop(self.opts, self.emit, env, rd, config, recipe, length, data, device, resumed,
                     self.scoring_backbone).run()
