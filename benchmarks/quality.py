@@ -34,13 +34,14 @@ RESULTS, GRIDS = HERE / "RESULTS.md", HERE / "results"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 COLUMNS = ("fd", "kid", "precision", "recall", "swd")
 
-# name -> `dcgan train` flags; "baseline" is examples_baseline.py. Single options are changes to the default preset.
+# name -> `dcgan train` flags; "baseline" is examples_baseline.py. Single options are changes to the default preset;
+# "@name" reuses that variant's run and passes the rest to `dcgan evaluate`/`sample` (EMA only changes what is scored).
 VARIANTS: dict[str, list[str]] = {
     "baseline": [],
     "tutorial": ["--preset", "tutorial"],
     "default": [],
     "tutorial+cl": ["--preset", "tutorial", "--channels-last"],
-    "no-ema": ["--ema", "0"],
+    "no-ema": ["@default", "--no-ema"],  # the default run itself, scored with its raw G instead of the EMA one
     "no-augment": ["--diffaugment", "none"],
     "no-mirror": ["--no-mirror"],
     "widths-64": ["--ngf", "64", "--ndf", "64"],
@@ -128,19 +129,19 @@ def train_variant(name: str, data: Path, size: int, channels: int, marks: list[f
     return done
 
 
-def score(ckpt: Path, real: Path, n: int) -> dict[str, float]:
-    cached = ckpt.with_suffix(f".eval{n}.json")
+def score(ckpt: Path, real: Path, n: int, extra: list[str]) -> dict[str, float]:
+    cached = ckpt.with_suffix(f".eval{n}{''.join(extra)}.json")
     if not cached.exists():
-        cached.write_text(json.dumps(dcgan("evaluate", str(ckpt), str(real), "--n", str(n), "--seed", "0")))
+        cached.write_text(json.dumps(dcgan("evaluate", str(ckpt), str(real), "--n", str(n), "--seed", "0", *extra)))
     result = json.loads(cached.read_text())
     feats = next(iter(result.get("features", {}).values()), {})
     return {"swd": result["swd"]["mean"], **{k: feats[k] for k in COLUMNS if k in feats}}
 
 
-def grid(ckpt: Path, target: Path) -> None:
+def grid(ckpt: Path, target: Path, extra: list[str]) -> None:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        dcgan("sample", str(ckpt), "--n", "64", "--seed", "0", "-o", str(target))
+        dcgan("sample", str(ckpt), "--n", "64", "--seed", "0", "-o", str(target), *extra)
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -221,14 +222,16 @@ def main() -> None:
     data, real, size, channels = dataset(args.work, args.data)
     rows: list[dict[str, Any]] = []
     for name in args.variants.split(","):
-        out = args.work / "runs" / f"{args.data}-{name}{args.tag}"
-        done = train_variant(name, data, size, channels, marks, out)
+        flags = VARIANTS[name]
+        trained, extra = (flags[0][1:], flags[1:]) if flags and flags[0].startswith("@") else (name, [])
+        out = args.work / "runs" / f"{args.data}-{trained}{args.tag}"
+        done = train_variant(trained, data, size, channels, marks, out)
         for minute in marks:
             ckpt = out / f"at-{minute:g}m.safetensors"
             target = GRIDS / f"{args.data}-{name}{args.tag}-{minute:g}m.png"
-            grid(ckpt, target)
-            rows.append({"variant": name, "minutes": minute, **done[f"{minute:g}"], "scores": score(ckpt, real, args.n),
-                         "grid": f"results/{target.name}"})
+            grid(ckpt, target, extra)
+            rows.append({"variant": name, "minutes": minute, **done[f"{minute:g}"],
+                         "scores": score(ckpt, real, args.n, extra), "grid": f"results/{target.name}"})
             print(f"{name:>14} {minute:>4g} min: {rows[-1]['step']} steps {rows[-1]['scores']}", file=sys.stderr)
     command = "python benchmarks/quality.py " + shlex.join(sys.argv[1:])
     key = f"{args.data}{args.tag}-{args.variants.replace(',', '+')}-{args.marks.replace(',', '+')}"

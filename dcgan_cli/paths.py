@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dcgan_cli.errors import OptionError
+
 
 def default_cache_dir() -> Path:
     """Decoded datasets and real-image features: $DCGAN_CACHE_DIR, else $XDG_CACHE_HOME/dcgan or ~/.cache/dcgan."""
@@ -19,3 +21,11 @@ def cache_dir_for(cache_dir: str | Path | None, no_cache: bool) -> Path | None:
     if no_cache:
         return None
     return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+
+def require_folder(path: str | Path, field: str) -> Path:
+    """`path` as a Path, or an OptionError naming `field` unless it is an existing folder."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise OptionError(field, f"{'no such folder' if not folder.exists() else 'not a folder'}: {folder}")
+    return folder

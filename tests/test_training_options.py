@@ -49,7 +49,7 @@ def test_ema_cannot_change_on_resume_and_is_off_in_the_tutorial_preset(image_dir
     assert train(image_dir, tmp_path / "default", "--max-steps", "1").exit_code == 0  # the default preset has one
     assert any(k.startswith("G_ema.") for k in load_file(tmp_path / "default" / "last.safetensors"))
     r = train(image_dir, tmp_path / "default", "--max-steps", "2", "--resume", "--ema", "0")
-    assert r.exit_code == 2 and "--ema 0.0 (checkpoint: 0.999)" in r.stderr
+    assert r.exit_code == 2 and "--ema 0.0 (checkpoint: 0.99)" in r.stderr
     r = train(image_dir, tmp_path / "run", "--max-steps", "2", "--resume", "--ema", "0.99")
     assert r.exit_code == 2 and "--ema 0.99 (checkpoint: None)" in r.stderr
     r = train(image_dir, tmp_path / "other", "--ema", "1.5")
@@ -165,3 +165,4 @@ def test_max_time_ends_the_run_normally_with_a_checkpoint(image_dir: Path, tmp_p
     for bad in ("0", "-5m", "soon", "inf"):
         r = train(image_dir, tmp_path / "bad", "--max-time", bad)
         assert r.exit_code == 2 and "--max-time must be a positive duration" in r.stderr
+

@@ -49,13 +49,6 @@ def flag_for(field: str) -> str:
     return _FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
-def require_folder(path: Path, what: str = "") -> None:
-    """A usage error (exit 2) unless `path` is an existing folder."""
-    if not path.is_dir():
-        problem = "no such folder" if not path.exists() else "not a folder"
-        raise UsageError(f"{what}{': ' if what else ''}{problem}: {path}")
-
-
 def checkpoint_path(ckpt: Path | None, quiet: bool) -> Path:
     """The checkpoint a command means; without one, the newest run under ./runs/, named on stderr."""
     from dcgan_cli.checkpoint.locate import find

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dcgan_cli.cli.common import Device, Json, Quiet, checkpoint_path, progress_bars, require_folder
+from dcgan_cli.cli.common import Device, Json, Quiet, checkpoint_path, progress_bars
 from dcgan_cli.errors import UsageError
 from dcgan_cli.metrics.names import DEFAULT_N, EFFICIENTNET, INCEPTION, MAX_N, MIN_IMAGES
 from dcgan_cli.seeding import MAX_SEED
@@ -69,7 +69,6 @@ def evaluate(
     if len(paths) not in (1, 2):
         raise UsageError("evaluate takes [CKPT] REAL_DIR: an optional checkpoint, then a folder of real images")
     ckpt, real = (None, paths[0]) if len(paths) == 1 else (paths[0], paths[1])
-    require_folder(real)
     from dcgan_cli.metrics.names import parse_metrics
 
     wanted = parse_metrics(metrics)  # a typo fails here, before torch is imported

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dcgan_cli.cli.common import device_option, json_option, quiet_option, require_folder
+from dcgan_cli.cli.common import device_option, json_option, quiet_option
 from dcgan_cli.errors import Interrupted
 from dcgan_cli.metrics.names import DEFAULT_TRAINING_METRICS, DEFAULT_TRAINING_N, MAX_N, MIN_IMAGES
 from dcgan_cli.training.options import TrainOptions
@@ -52,7 +52,7 @@ def train(
                                               "default (the best pictures per CPU-minute measured); any option "
                                               "given overrides its value.  \\[default: default]")] = None,
     kimg: Annotated[float | None, _opt(LENGTH, "Length of the whole run in thousands of images shown, whatever the "
-                                       "folder's size.  \\[default: the preset's: 600 for default]")] = None,
+                                       "folder's size.  \\[default: the preset's: 200 for default]")] = None,
     epochs: Annotated[int | None, _opt(LENGTH, "Length of the whole run in epochs of this folder.  \\[default: "
                                        "the preset's: 5 for tutorial]", min=1)] = None,
     max_steps: Annotated[int | None, _opt(LENGTH, "Length of the whole run in steps (the first of --kimg, --epochs "
@@ -81,7 +81,7 @@ def train(
     beta1: Annotated[float | None, _opt(RECIPE, "Adam beta1, from 0 to below 1.  \\[default: 0.5]")] = None,
     beta2: Annotated[float | None, _opt(RECIPE, "Adam beta2, from 0 to below 1.  \\[default: 0.999]")] = None,
     mirror: Annotated[bool | None, _opt(RECIPE, "Flip each real image left-right with probability 1/2.  "
-                                        "\\[default: the preset's: on, tutorial off]", "--mirror/--no-mirror")]
+                                        "\\[default: off]", "--mirror/--no-mirror")]
     = None,
     seed: Annotated[int | None, _opt(RECIPE, "Seed for weights, batch order and noise.  \\[default: 999, the "
                                      "tutorial's]", min=0)] = None,
@@ -94,7 +94,7 @@ def train(
                                             "color,translation, tutorial none]", metavar="POLICY")] = None,
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
                                       "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "
-                                      "the preset's: 0.999, tutorial off]")] = None,
+                                      "the preset's: 0.99, tutorial off]")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "
@@ -139,7 +139,6 @@ def train(
       dcgan train ./photos --max-time 20m --ema 0.999
       dcgan train ./photos --max-steps 2000 --json | jq -c .
     """
-    require_folder(data)
     opts = TrainOptions(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
@@ -151,8 +150,6 @@ def train(
         channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume, dry_run=dry_run,
         cache_dir=cache_dir, no_cache=no_cache, max_pixels=max_image_pixels,
     )
-    if opts.eval_dir is not None:
-        require_folder(Path(opts.eval_dir), "--eval-dir")
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 talks; the others still report errors
         quiet, json_ = True, False
     from dcgan_cli.cli.console import emit_json, err_console, safe_text

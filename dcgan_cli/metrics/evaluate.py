@@ -33,7 +33,7 @@ from dcgan_cli.metrics.names import (
     parse_metrics,
 )
 from dcgan_cli.metrics.swd import swd
-from dcgan_cli.paths import cache_dir_for
+from dcgan_cli.paths import cache_dir_for, require_folder
 from dcgan_cli.seeding import MAX_SEED, derive_seed
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def evaluate(
         raise OptionError("inception_weights", f"no such file: {weights}")
     if weights is not None and backbone == "auto":
         backbone = INCEPTION
-    real_dir = Path(real)
+    real_dir = require_folder(real, "real")
     path = checkpoint.find(ckpt)
     checkpoint.read_header(path)  # a bad checkpoint fails here, before the backbone or the images are loaded
     cache = cache_dir_for(cache_dir, no_cache)

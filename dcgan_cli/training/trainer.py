@@ -23,7 +23,7 @@ from dcgan_cli.device import select_device
 from dcgan_cli.errors import CheckpointError, OptionError, UsageError
 from dcgan_cli.metrics.backbones import Backbone
 from dcgan_cli.metrics.evaluate import load_backbone
-from dcgan_cli.paths import cache_dir_for
+from dcgan_cli.paths import cache_dir_for, require_folder
 from dcgan_cli.training.distributed import DistEnv, barrier, process_group
 from dcgan_cli.training.loop import Loop
 from dcgan_cli.training.options import TrainOptions
@@ -66,6 +66,9 @@ class Trainer:
 
     def run(self) -> Event:
         opts, rd = self.opts, self.run_dir
+        require_folder(opts.data, "data")  # before anything is written
+        if opts.eval_dir is not None:
+            require_folder(opts.eval_dir, "eval_dir")
         resumed = None
         if opts.resume:
             if not rd.checkpoint.exists():
