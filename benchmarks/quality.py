@@ -139,9 +139,16 @@ def score(ckpt: Path, real: Path, n: int, extra: list[str]) -> dict[str, float]:
 
 
 def grid(ckpt: Path, target: Path, extra: list[str]) -> None:
+    """The 8x8 grid of seeds 0-63, kept in the repository as a q90 JPEG (a PNG of early samples is ~700 KB)."""
     if not target.exists():
+        from PIL import Image
+
         target.parent.mkdir(parents=True, exist_ok=True)
-        dcgan("sample", str(ckpt), "--n", "64", "--seed", "0", "-o", str(target), *extra)
+        png = target.with_suffix(".png")
+        dcgan("sample", str(ckpt), "--n", "64", "--seed", "0", "-o", str(png), "--force", *extra)
+        with Image.open(png) as im:
+            im.convert("RGB").save(target, quality=90)
+        png.unlink()
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -176,7 +183,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         for p in line:
             x, y = px(*p)
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
-        draw.text((w - right + 10, top + 16 * i), f"— {variant}", fill=colour)
+        draw.text((w - right + 10, top + 16 * i), f"- {variant}", fill=colour)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 
@@ -228,7 +235,7 @@ def main() -> None:
         done = train_variant(trained, data, size, channels, marks, out)
         for minute in marks:
             ckpt = out / f"at-{minute:g}m.safetensors"
-            target = GRIDS / f"{args.data}-{name}{args.tag}-{minute:g}m.png"
+            target = GRIDS / f"{args.data}-{name}{args.tag}-{minute:g}m.jpg"
             grid(ckpt, target, extra)
             rows.append({"variant": name, "minutes": minute, **done[f"{minute:g}"],
                          "scores": score(ckpt, real, args.n, extra), "grid": f"results/{target.name}"})

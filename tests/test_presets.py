@@ -138,7 +138,7 @@ def test_health_warns_when_samples_collapse() -> None:
 
 
 def test_a_frozen_generator_is_flagged_live(image_dir: Path, tmp_path: Path) -> None:
-    r = train(image_dir, tmp_path / "run", "--max-steps", "200", "--lr-g", "1e-12", "--diffaugment", "none",
+    r = train(image_dir, tmp_path / "run", "--max-steps", "320", "--lr-g", "1e-12", "--diffaugment", "none",
               "--json")
     assert r.exit_code == 0, r.stderr
     events = [json.loads(line) for line in r.stdout.splitlines()]

@@ -69,7 +69,7 @@ def check_target(target: Target, names: Iterable[str], force: bool) -> None:
     existing = [] if force else [p for p in paths if p.exists()]
     if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise OptionError("force", f"{existing[0]} already exists{more}; overwriting needs force")
+        raise OptionError("output", f"{existing[0]} already exists{more}; overwrite with <force>")
 
 
 def write_batches(target: Target, batches: Iterable[tuple[list[int], torch.Tensor]], *, total: int,

@@ -67,7 +67,7 @@ class HealthMonitor:
             return self._raise("collapse", step, f"the fixed-noise samples are collapsing towards each other: "
                                f"their spread is {ratio:.2f} of the real images'",
                                "resume from an earlier snapshot (--keep) with --diffaugment or a lower --lr-d; "
-                               "an EMA generator (--ema 0.999) also helps", {"spread_ratio": round(ratio, 3)})
+                               "an EMA generator (--ema 0.99) also helps", {"spread_ratio": round(ratio, 3)})
         if ratio > 2 * COLLAPSE_RATIO:
             self.active.discard("collapse")
         return []
