@@ -76,12 +76,8 @@ class TrainedGenerator:
     def walk_latents(self, seeds: Sequence[int], steps: int = DEFAULT_STEPS, mode: str = "slerp",
                      loop: bool = False, truncation: float | None = None) -> tuple[torch.Tensor, list[int]]:
         """Frame latents through keyframe seeds and each keyframe's frame index (see latents.walk)."""
-        keys = check_seeds(seeds)
-        lat.check_walk(len(keys), steps, mode)
-        total = lat.frame_count(len(keys), steps, loop)
-        if total > MAX_FRAMES:
-            raise OptionError("steps", f"{total} frames is more than {MAX_FRAMES}; use fewer steps or seeds")
-        return lat.walk(self.latents(keys, truncation), steps, mode, loop)
+        keys, _ = _plan_walk(seeds, steps, mode, loop)
+        return lat.walk(lat.latents(keys, self.config.nz, truncation), steps, mode, loop)
 
     def interpolate(self, seeds: Sequence[int], steps: int = DEFAULT_STEPS, mode: str = "slerp",
                     loop: bool = False, truncation: float | None = None) -> list[Image.Image]:
@@ -126,16 +122,12 @@ class TrainedGenerator:
             raise OptionError("fps", f"must be a whole number from 1 to 50, got {fps!r}")
         check_batch_size(batch_size)
         _check_nrow(nrow)
-        keys = check_seeds(seeds)
-        lat.check_walk(len(keys), steps, mode)
+        keys, total = _plan_walk(seeds, steps, mode, loop)
         lat.check_truncation(truncation)
-        total = lat.frame_count(len(keys), steps, loop)
-        if total > MAX_FRAMES:
-            raise OptionError("steps", f"{total} frames is more than {MAX_FRAMES}; use fewer steps or seeds")
         target = parse_target(output, Path(f"{run_name(self.path)}-interp.gif"), (".gif", ".png"), "frames")
         names = frame_file_names(total) if target.kind == "dir" else {}
         check_target(target, names.values(), force)
-        z, keyframes = self.walk_latents(keys, steps, mode, loop, truncation)
+        z, keyframes = lat.walk(lat.latents(keys, self.config.nz, truncation), steps, mode, loop)
         manifest = {"checkpoint": str(self.path), "step": self.step, "seeds": keys, "steps": steps, "mode": mode,
                     "loop": loop, "truncation": truncation, "keyframes": keyframes, "frames": list(names.values())}
         batches = ((list(range(first, first + len(images))), images)
@@ -158,6 +150,16 @@ class TrainedGenerator:
         if not z.is_floating_point() or not bool(torch.isfinite(z).all()):
             raise OptionError("z", "latents must be finite floating-point values")
         return z.float()
+
+
+def _plan_walk(seeds: Sequence[int], steps: int, mode: str, loop: bool) -> tuple[list[int], int]:
+    """The checked keyframe seeds of a walk and its frame count (at most MAX_FRAMES)."""
+    keys = check_seeds(seeds)
+    lat.check_walk(len(keys), steps, mode)
+    total = lat.frame_count(len(keys), steps, loop)
+    if total > MAX_FRAMES:
+        raise OptionError("steps", f"{total} frames is more than {MAX_FRAMES}; use fewer steps or seeds")
+    return keys, total
 
 
 def _check_nrow(nrow: int | None) -> None:

@@ -99,8 +99,8 @@ class TrainOptions:
         _whole(self, "workers", 0)
         _whole(self, "seed", 0, MAX_SEED, optional=True)
         _whole(self, "eval_n", MIN_IMAGES, MAX_N)
-        if self.image_size is not None and (_whole(self, "image_size", 1) or not is_supported_image_size(
-                self.image_size)):
+        _whole(self, "image_size", 1, optional=True)
+        if self.image_size is not None and not is_supported_image_size(self.image_size):
             raise OptionError("image_size", f"must be a power of two from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, "
                               f"got {self.image_size}")
         if self.channels is not None and self.channels not in (1, 3):
@@ -165,14 +165,13 @@ def parse_policy(value: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _whole(opts: TrainOptions, name: str, lo: int, hi: int | None = None, optional: bool = False) -> bool:
+def _whole(opts: TrainOptions, name: str, lo: int, hi: int | None = None, optional: bool = False) -> None:
     value = getattr(opts, name)
     if value is None and optional:
-        return False
+        return
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
         span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
         raise OptionError(name, f"must be a whole number {span}, got {value!r}")
-    return False
 
 
 def _number(opts: TrainOptions, name: str, *, lo: float, hi: float | None = None, lo_open: bool = False,
