@@ -52,6 +52,8 @@ VARIANTS: dict[str, list[str]] = {
     "hinge": ["--loss", "hinge"],
     "beta2-0.99": ["--beta2", "0.99"],
     "augment-cutout": ["--diffaugment", "color,translation,cutout"],
+    "ttur": ["--lr-d", "0.0004", "--lr-g", "0.0001"],
+    "seed-1": ["--seed", "1"],  # the default with another training seed: the run-to-run spread
 }
 
 
