@@ -18,8 +18,10 @@ from dcgan_cli.errors import (
     CheckpointError,
     DataError,
     DcganError,
+    DcganWarning,
     DivergedError,
     Interrupted,
+    LatentsError,
     OptionError,
     OutputError,
     RecipeConflict,
@@ -36,16 +38,23 @@ _LAZY = {
     "evaluate": "dcgan_cli.metrics.evaluate",
     "describe": "dcgan_cli.checkpoint.describe",
     "DCGANConfig": "dcgan_cli.config",
+    "Projection": "dcgan_cli.projection.project",
+    "LatentsFile": "dcgan_cli.sampling.latents_file",
+    "read_latents": "dcgan_cli.sampling.latents_file",
+    "save_latents": "dcgan_cli.sampling.latents_file",
 }
 
-__all__ = ["CheckpointError", "DCGANConfig", "DataError", "DcganError", "DivergedError", "Interrupted",
-           "OptionError", "OutputError", "RecipeConflict", "TrainOptions", "TrainedGenerator", "UsageError",
-           "__version__", "describe", "evaluate", "load", "train"]
+__all__ = ["CheckpointError", "DCGANConfig", "DataError", "DcganError", "DcganWarning", "DivergedError",
+           "Interrupted", "LatentsError", "LatentsFile", "OptionError", "OutputError", "Projection", "RecipeConflict",
+           "TrainOptions", "TrainedGenerator", "UsageError", "__version__", "describe", "evaluate", "load",
+           "read_latents", "save_latents", "train"]
 
 if TYPE_CHECKING:
     from dcgan_cli.checkpoint.describe import describe
     from dcgan_cli.config import DCGANConfig
     from dcgan_cli.metrics.evaluate import evaluate
+    from dcgan_cli.projection.project import Projection
+    from dcgan_cli.sampling.latents_file import LatentsFile, read_latents, save_latents
     from dcgan_cli.sampling.trained import TrainedGenerator, load
     from dcgan_cli.training.options import TrainOptions
     from dcgan_cli.training.trainer import train

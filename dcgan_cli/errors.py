@@ -64,6 +64,15 @@ class CheckpointError(DcganError):
     exit_code = 4
 
 
+class LatentsError(CheckpointError):
+    """A latents file that is missing, corrupt, unsafe, or made for a generator with another nz (exit 4, like a
+    checkpoint: both are files of weights-like tensors a user hands in)."""
+
+
+class DcganWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it as one `warning:` line)."""
+
+
 class OutputError(DcganError):
     """Could not write an output (unwritable folder, disk full)."""
 

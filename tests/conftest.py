@@ -71,3 +71,25 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "dcgan_cli", *args], capture_output=True, env=full_env,
                           timeout=timeout, cwd=REPO)
+
+
+def varied_checkpoint(path: Path, seed: int = 0, nz: int = 8, discriminator: bool = True) -> Path:
+    """A 16x16 checkpoint whose G's images differ clearly from latent to latent (a fresh G at the paper's init
+    paints nearly the same grey for every z): the transposed-conv weights are scaled up 4x."""
+    import torch
+
+    from dcgan_cli import checkpoint
+    from dcgan_cli.model import DCGANConfig, build_models
+
+    config = DCGANConfig(nz=nz, ngf=8, ndf=8, channels=3, image_size=16)
+    netg, netd = build_models(config, seed=seed)
+    with torch.no_grad():
+        for m in netg.modules():
+            if isinstance(m, torch.nn.ConvTranspose2d):
+                m.weight.mul_(4.0)
+    ckpt = checkpoint.Checkpoint(
+        config=config.to_dict(), generator=netg.state_dict(), progress={"step": 1, "epoch": 0, "position": 1},
+        options={"batch_size": 4, "seed": seed}, dataset={"fingerprint": "abc123", "images": 8},
+        discriminator=netd.state_dict() if discriminator else None)
+    checkpoint.save(path, ckpt)
+    return path

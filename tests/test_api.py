@@ -153,7 +153,7 @@ def test_generator_handle_checks_its_inputs(tmp_path: Path) -> None:
     assert g.config.nz == 8 and g.latents([1, 2]).shape == (2, 8)
     for call, field in [(lambda: g.latents([-1]), "seeds"), (lambda: g.sample([1], truncation=0.01), "truncation"),
                         (lambda: g.from_latents(torch.zeros(2, 7)), "z"),
-                        (lambda: g.interpolate([1]), "seeds"), (lambda: g.interpolate([1, 2], mode="cubic"), "mode"),
+                        (lambda: g.interpolate([1]), "keys"), (lambda: g.interpolate([1, 2], mode="cubic"), "mode"),
                         (lambda: g.write_samples([1], tmp_path / "x.jpg"), "output"),
                         (lambda: g.render(torch.zeros(1, 8), batch_size=0), "batch_size")]:
         with pytest.raises(dcgan.OptionError) as caught:

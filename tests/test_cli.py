@@ -130,4 +130,4 @@ def test_newest_run_is_used_when_no_checkpoint_is_named(image_dir, tmp_path, mon
     assert (tmp_path / "images-interp.gif").is_file()
     assert runner.invoke(app, ["inspect", "--json"]).exit_code == 0
     bad = runner.invoke(app, ["interpolate", "3", "x14"])
-    assert bad.exit_code == 2 and "invalid seed 'x14'" in bad.stderr
+    assert bad.exit_code == 2 and "invalid seed or latents file 'x14'" in bad.stderr

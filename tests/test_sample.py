@@ -220,7 +220,7 @@ def test_interpolate_png_grid_and_errors(ckpt: Path, tmp_path: Path) -> None:
     ok("interpolate", ckpt, "1", "2", "--steps", "4", "--mode", "lerp", "-o", tmp_path / "strip.png", "--nrow", "5")
     with Image.open(tmp_path / "strip.png") as im:
         assert im.size == (5 * 18 + 2, 18 + 2)
-    assert "two seeds" in one_error_line(invoke("interpolate", ckpt, "1"), 2)
+    assert "two keyframes" in one_error_line(invoke("interpolate", ckpt, "1"), 2)
     assert invoke("interpolate", ckpt, "1", "2", "--steps", "1").exit_code == 2
     assert invoke("interpolate", ckpt, "1", "2", "--mode", "cubic").exit_code == 2
     assert "--force" in one_error_line(invoke("interpolate", ckpt, "1", "2", "-o", tmp_path / "strip.png"), 2)

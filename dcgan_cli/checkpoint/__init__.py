@@ -14,7 +14,7 @@ from dcgan_cli.checkpoint.format import (
     save,
 )
 from dcgan_cli.checkpoint.header import TensorInfo
-from dcgan_cli.checkpoint.locate import LAST, find, newest_run, resolve
+from dcgan_cli.checkpoint.locate import LAST, find, fingerprint, newest_run, resolve
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAST", "Checkpoint", "Header", "TensorInfo", "clean_stale_temps", "encode",
-           "find", "load", "newest_run", "read_header", "resolve", "save"]
+           "find", "fingerprint", "load", "newest_run", "read_header", "resolve", "save"]

@@ -200,8 +200,11 @@ def clean_stale_temps(folder: Path) -> list[Path]:
 # --- loading -------------------------------------------------------------------------------------------
 
 
-def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
-    """Validate everything that can be validated without tensors, then read tensors with safetensors."""
+def load(path: Path, *, for_resume: bool = False, discriminator: bool = False) -> Checkpoint:
+    """Validate everything that can be validated without tensors, then read tensors with safetensors.
+
+    G (and G_ema) always; D too with `discriminator` (projection's feature loss), everything with `for_resume`.
+    """
     import torch
     from safetensors import safe_open
 
@@ -221,7 +224,8 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
         if any(n.startswith("D.") for n in header.tensors):
             expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})
     _check_shapes(path, header, expected)
-    wanted = [n for n in header.tensors if for_resume or n.startswith(("G.", "G_ema."))]
+    parts = ("G.", "G_ema.", "D.") if discriminator else ("G.", "G_ema.")
+    wanted = [n for n in header.tensors if for_resume or n.startswith(parts)]
     tensors: dict[str, torch.Tensor] = {}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -248,6 +252,8 @@ def load(path: Path, *, for_resume: bool = False) -> Checkpoint:
         options=options,
         dataset=dataset,
     )
+    if discriminator:
+        ckpt.discriminator = group("D.") or None
     if for_resume:
         ckpt.discriminator = group("D.")
         ckpt.opt_g = _unflatten_optimizer(path, header, "optG", group("optG.state."))

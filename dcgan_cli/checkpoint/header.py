@@ -37,20 +37,23 @@ class TensorInfo:
         return n
 
 
-def read(path: Path) -> tuple[int, int, dict[str, TensorInfo], dict[str, str]]:
-    """(file size, header length, tensors, metadata) of a well-formed file; CheckpointError otherwise."""
+def read(path: Path, what: str = "checkpoint") -> tuple[int, int, dict[str, TensorInfo], dict[str, str]]:
+    """(file size, header length, tensors, metadata) of a well-formed file; CheckpointError otherwise.
+
+    `what` names the kind of file in messages (a checkpoint, a latents file).
+    """
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(8)
             if size < 8 or len(head) < 8:
-                raise CheckpointError(f"{path}: not a dcgan checkpoint (file too small: {size} bytes)")
+                raise CheckpointError(f"{path}: not a dcgan {what} (file too small: {size} bytes)")
             (n,) = struct.unpack("<Q", head)
             if n > min(MAX_HEADER_BYTES, size - 8):
                 # Sniffed only now: 0x80 is also a valid low byte of a real header length.
                 if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
                     raise CheckpointError(
-                        f"{path}: looks like a PyTorch pickle/zip checkpoint; refusing to load it "
+                        f"{path}: looks like a PyTorch pickle/zip file; refusing to load it "
                         "(pickle can run code)"
                     )
                 raise CheckpointError(
@@ -59,8 +62,8 @@ def read(path: Path) -> tuple[int, int, dict[str, TensorInfo], dict[str, str]]:
                 )
             raw = f.read(n)
     except OSError as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
-    tensors, metadata = _parse(path, raw, size - 8 - n)
+        raise CheckpointError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    tensors, metadata = _parse(path, raw, size - 8 - n, what)
     return size, n, tensors, metadata
 
 
@@ -73,35 +76,35 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse(path: Path, raw: bytes, buffer_size: int) -> tuple[dict[str, TensorInfo], dict[str, str]]:
+def _parse(path: Path, raw: bytes, buffer_size: int, what: str) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     if not raw.startswith(b"{"):
         raise CheckpointError(f"{path}: not a valid safetensors file (header does not start with '{{')")
     try:
         doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
     except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint header ({e})") from None
+        raise CheckpointError(f"{path}: corrupt {what} header ({e})") from None
     if not isinstance(doc, dict):
-        raise CheckpointError(f"{path}: corrupt checkpoint header (not a JSON object)")
+        raise CheckpointError(f"{path}: corrupt {what} header (not a JSON object)")
     metadata = doc.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise CheckpointError(f"{path}: corrupt checkpoint header (metadata values must all be strings)")
+        raise CheckpointError(f"{path}: corrupt {what} header (metadata values must all be strings)")
     tensors: dict[str, TensorInfo] = {}
     for name, entry in doc.items():
-        tensors[name] = _tensor_info(path, name, entry)
+        tensors[name] = _tensor_info(path, name, entry, what)
     expected = 0
     for name, info in sorted(tensors.items(), key=lambda kv: kv[1].start):
         if info.start != expected:
-            raise CheckpointError(f"{path}: corrupt checkpoint (tensor {name!r} has bad data offsets)")
+            raise CheckpointError(f"{path}: corrupt {what} (tensor {name!r} has bad data offsets)")
         expected = info.end
     if expected != buffer_size:
         raise CheckpointError(
-            f"{path}: checkpoint is truncated or corrupt (data is {buffer_size} bytes, header describes {expected})"
+            f"{path}: {what} is truncated or corrupt (data is {buffer_size} bytes, header describes {expected})"
         )
     return tensors, metadata
 
 
-def _tensor_info(path: Path, name: str, entry: Any) -> TensorInfo:
-    bad = CheckpointError(f"{path}: corrupt checkpoint header (bad entry for tensor {name!r})")
+def _tensor_info(path: Path, name: str, entry: Any, what: str) -> TensorInfo:
+    bad = CheckpointError(f"{path}: corrupt {what} header (bad entry for tensor {name!r})")
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
         raise bad
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]

@@ -3,6 +3,7 @@ newest run under ./runs/ (where `dcgan train` writes by default). Standard libra
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from dcgan_cli.errors import UsageError
@@ -43,3 +44,12 @@ def newest_run(root: Path = RUNS) -> Path:
 def find(path: str | Path | None) -> Path:
     """resolve(path), or newest_run() when path is None."""
     return newest_run() if path is None else resolve(path)
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of a checkpoint file: what latents files and exports name it by (its path can change)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

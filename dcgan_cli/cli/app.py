@@ -15,14 +15,17 @@ from typer import _click as click  # Typer vendors Click (since 0.26); its excep
 from typer.core import TyperGroup
 
 from dcgan_cli import __version__
+from dcgan_cli.cli.arithmetic import arithmetic
 from dcgan_cli.cli.common import fail, user_errors
 from dcgan_cli.cli.evaluate import evaluate
 from dcgan_cli.cli.inspect import inspect
 from dcgan_cli.cli.interpolate import interpolate
+from dcgan_cli.cli.project import project
 from dcgan_cli.cli.sample import sample
 from dcgan_cli.cli.train import train
 
-HELP = "Train a DCGAN on a folder of images, then sample, interpolate, inspect and evaluate what it learned."
+HELP = ("Train a DCGAN on a folder of images, then sample, interpolate, project, inspect and evaluate what it "
+        "learned.")
 
 
 
@@ -77,10 +80,11 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Train a DCGAN on a folder of images, then sample, interpolate, inspect and evaluate what it learned."""
+    """Train a DCGAN on a folder of images, then sample, interpolate, project, inspect and evaluate what it
+    learned."""
 
 
-for command in (train, sample, interpolate, inspect, evaluate):
+for command in (train, sample, interpolate, project, arithmetic, inspect, evaluate):
     app.command(command.__name__)(user_errors(command))
 
 

@@ -41,7 +41,7 @@ NoEma = Annotated[bool, typer.Option("--no-ema", help="Use the raw generator eve
 
 # Library field names whose flag is not simply --field-with-dashes.
 _FLAGS = {"max_pixels": "--max-image-pixels", "data": "DATA", "real": "REAL_DIR", "ckpt": "CKPT",
-          "z": "latents"}
+          "z": "latents", "keys": "KEY", "images": "IMAGE", "expression": "EXPRESSION"}
 
 
 def flag_for(field: str) -> str:
@@ -129,13 +129,38 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextmanager
+def library_warnings(quiet: bool) -> Iterator[None]:
+    """The library's DcganWarning as one `warning:` line on stderr (none with -q); other warnings as Python
+    shows them."""
+    import warnings
+
+    from dcgan_cli.errors import DcganWarning
+
+    original = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if not issubclass(category, DcganWarning):
+            original(message, category, *rest, **kw)
+        elif not quiet:
+            from dcgan_cli.cli.console import err_console, safe_text
+
+            err_console().print(f"[yellow]warning:[/] {safe_text(str(message))}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DcganWarning)
+        warnings.showwarning = show
+        yield
+
+
 def user_errors(fn: F) -> F:
     """Map library errors to their exit codes; anything unexpected is a bug, reported in one line (exit 1)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with library_warnings(bool(kwargs.get("quiet"))):
+                return fn(*args, **kwargs)
         except OptionError as e:
             raise fail(e.render(flag_for), e.exit_code) from None
         except RecipeConflict as e:

@@ -90,11 +90,8 @@ def _decode(path: Path | str, size: int, channels: int | None, background: Backg
                     im.draft("L" if channels == 1 and im.mode == "RGB" else None, (size, size))
                 im.load()
                 frame = _apply_orientation(im, notes)
-                try:
-                    # Inside the `with`: closing the file image invalidates its pixels (and GIF frames).
-                    out = _resize_crop(_to_l_or_rgb(frame, background), size)
-                except ValueError as exc:  # a mode Pillow cannot convert to RGB (e.g. LAB TIFF)
-                    raise SkippedImage("unsupported format", f"mode {frame.mode}") from exc
+                # Inside the `with`: closing the file image invalidates its pixels (and GIF frames).
+                out = fit(frame, size, channels, background)
     except SkippedImage:
         raise
     except PermissionError as exc:
@@ -113,13 +110,24 @@ def _decode(path: Path | str, size: int, channels: int | None, background: Backg
         raise SkippedImage("truncated or corrupt", str(exc)) from exc
     except Exception as exc:  # noqa: BLE001  untrusted bytes make plugins raise anything (SyntaxError, ...)
         raise SkippedImage("truncated or corrupt", f"{type(exc).__name__}: {exc}") from exc
+    return Decoded(out.tobytes(), out.mode, tuple(notes))
+
+
+def fit(im: Image.Image, size: int, channels: int | None = None,
+        background: Background = (255, 255, 255)) -> Image.Image:
+    """A loaded, upright image as training sees it: 8-bit L or RGB (alpha on `background`), the shorter side
+    scaled to `size` and centre-cropped; with channels None, RGB whose bands are equal becomes L."""
+    try:
+        out = _resize_crop(_to_l_or_rgb(im, background), size)
+    except ValueError as exc:  # a mode Pillow cannot convert to RGB (e.g. LAB TIFF)
+        raise SkippedImage("unsupported format", f"mode {im.mode}") from exc
     if channels == 1 and out.mode != "L":
         out = out.convert("L")
     elif channels == 3 and out.mode != "RGB":
         out = out.convert("RGB")
     elif channels is None and out.mode == "RGB" and _bands_equal(out):
         out = out.getchannel(0)
-    return Decoded(out.tobytes(), out.mode, tuple(notes))
+    return out
 
 
 def _apply_orientation(im: Image.Image, notes: list[str]) -> Image.Image:

@@ -72,7 +72,7 @@ def check_walk(keyframes: int, steps: int, mode: str) -> None:
     if mode not in MODES:
         raise OptionError("mode", f"must be slerp or lerp, got {mode!r}")
     if keyframes < 2:
-        raise OptionError("seeds", "a walk needs at least two keyframes")
+        raise OptionError("keys", "a walk needs at least two keyframes")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise OptionError("steps", f"must be a whole number of at least 1, got {steps!r}")
 

@@ -108,3 +108,9 @@ def seed_file_names(seeds: list[int]) -> dict[int, str]:
 def frame_file_names(total: int) -> dict[int, str]:
     width = max(4, len(str(total - 1)))
     return {i: f"frame{i:0{width}d}.png" for i in range(total)}
+
+
+def latent_file_names(total: int) -> dict[int, str]:
+    """One file per row of a latents file: latent0000.png, ..."""
+    width = max(4, len(str(total - 1)))
+    return {i: f"latent{i:0{width}d}.png" for i in range(total)}

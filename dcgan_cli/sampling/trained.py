@@ -7,10 +7,11 @@ commands do (a grid, a GIF, a folder of PNGs with a manifest, or bytes to a stre
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from PIL import Image
@@ -19,18 +20,27 @@ from dcgan_cli import checkpoint
 from dcgan_cli.device import select_device
 from dcgan_cli.errors import OptionError
 from dcgan_cli.io.images import to_pil
+from dcgan_cli.sampling import keyframes
 from dcgan_cli.sampling import latents as lat
 from dcgan_cli.sampling.generator import check_batch_size, load_generator, render, render_all
+from dcgan_cli.sampling.keys import Key, as_keys
+from dcgan_cli.sampling.latents_file import LatentsFile, read_latents
 from dcgan_cli.sampling.outputs import (
     Output,
     Progress,
     check_target,
     frame_file_names,
+    latent_file_names,
     parse_target,
     seed_file_names,
     write_batches,
 )
 from dcgan_cli.sampling.seeds import check_seeds
+
+if TYPE_CHECKING:
+    from dcgan_cli.projection.project import Projection
+
+Keyframe = int | str | Path | Key  # a seed, or a latents file ('me.safetensors', 'me.safetensors:2')
 
 DEFAULT_N = 64
 DEFAULT_BATCH = 256
@@ -51,6 +61,11 @@ class TrainedGenerator:
 
     def __repr__(self) -> str:
         return f"TrainedGenerator({str(self.path)!r}, step={self.step}, ema={self.ema}, {self.config})"
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The checkpoint file's SHA-256: latents files made with this generator name it."""
+        return checkpoint.fingerprint(self.path)
 
     # --- latents and images ------------------------------------------------------------------------------
 
@@ -73,47 +88,78 @@ class TrainedGenerator:
         """One image per seed; image k depends on seed k alone (what `dcgan sample --seeds` writes)."""
         return self.from_latents(self.latents(seeds, truncation), batch_size)
 
-    def walk_latents(self, seeds: Sequence[int], steps: int = DEFAULT_STEPS, mode: str = "slerp",
-                     loop: bool = False, truncation: float | None = None) -> tuple[torch.Tensor, list[int]]:
-        """Frame latents through keyframe seeds and each keyframe's frame index (see latents.walk)."""
-        keys, _ = _plan_walk(seeds, steps, mode, loop)
-        return lat.walk(lat.latents(keys, self.config.nz, truncation), steps, mode, loop)
+    def keyframes(self, keys: Sequence[Keyframe], truncation: float | None = None) -> tuple[torch.Tensor, list[str]]:
+        """Latents (K, nz) for seeds and latents files (a whole file, or 'file:i'), and a label for each."""
+        return keyframes.resolve(as_keys(keys), self.config.nz, self.sha256, truncation)
 
-    def interpolate(self, seeds: Sequence[int], steps: int = DEFAULT_STEPS, mode: str = "slerp",
+    def read_latents(self, path: str | Path) -> LatentsFile:
+        """A latents file checked for this generator (LatentsError for another nz, a warning for another
+        checkpoint)."""
+        file = read_latents(path)
+        keyframes.check_file_for(file, self.config.nz, self.sha256)
+        return file
+
+    def walk_latents(self, keys: Sequence[Keyframe], steps: int = DEFAULT_STEPS, mode: str = "slerp",
+                     loop: bool = False, truncation: float | None = None) -> tuple[torch.Tensor, list[int]]:
+        """Frame latents through keyframes (seeds or latents files) and each keyframe's frame index."""
+        z, _ = self._plan_walk(keys, steps, mode, loop, truncation)
+        return lat.walk(z, steps, mode, loop)
+
+    def interpolate(self, keys: Sequence[Keyframe], steps: int = DEFAULT_STEPS, mode: str = "slerp",
                     loop: bool = False, truncation: float | None = None) -> list[Image.Image]:
-        """The frames of a walk through `seeds`; the frame at a keyframe is exactly that seed's sample."""
-        return self.from_latents(self.walk_latents(seeds, steps, mode, loop, truncation)[0])
+        """The frames of a walk through keyframes; the frame at a keyframe is exactly that seed's (or that
+        latent's) sample."""
+        return self.from_latents(self.walk_latents(keys, steps, mode, loop, truncation)[0])
+
+    def project(self, images: Sequence[str | Path | Image.Image], **options: Any) -> Projection:
+        """Latents whose images match `images` (files or PIL images); see projection.project for options."""
+        from dcgan_cli.projection.project import project
+
+        return project(self, images, **options)
 
     # --- streamed to files -------------------------------------------------------------------------------
 
-    def write_samples(self, seeds: Iterable[int], output: Output | None = None, *, nrow: int | None = None,
-                      force: bool = False, truncation: float | None = None, batch_size: int = DEFAULT_BATCH,
+    def write_samples(self, seeds: Iterable[int] | None = None, output: Output | None = None, *,
+                      latents: str | Path | None = None, nrow: int | None = None, force: bool = False,
+                      truncation: float | None = None, batch_size: int = DEFAULT_BATCH,
                       on_progress: Progress | None = None) -> dict[str, Any]:
         """What `dcgan sample` does: a grid (.png), a folder (one PNG per seed + manifest.json) or PNG bytes to a
-        stream ('-' is stdout); memory holds one batch however many seeds. Returns what was written."""
-        seed_list = check_seeds(seeds)
-        if not seed_list:
-            raise OptionError("seeds", "no seeds given")
+        stream ('-' is stdout); memory holds one batch however many seeds. With `latents` (a latents file), its
+        rows instead of seeds (files latent0000.png, ...). Returns what was written."""
+        if latents is not None and seeds is not None:
+            raise OptionError("latents", "give either seeds or <latents>, not both")
         lat.check_truncation(truncation)
         check_batch_size(batch_size)
         _check_nrow(nrow)
+        if latents is not None:
+            if truncation is not None:
+                raise OptionError("truncation", "applies to seeds; a latents file is rendered as stored")
+            z = self.read_latents(latents).latents
+            keys, source = list(range(z.shape[0])), {"latents": str(latents)}
+        else:
+            keys, source = check_seeds(range(DEFAULT_N) if seeds is None else seeds), {}
+            if not keys:
+                raise OptionError("seeds", "no seeds given")
         target = parse_target(output, Path(f"{run_name(self.path)}-samples.png"), (".png",), "a grid")
-        names = seed_file_names(seed_list) if target.kind == "dir" else {}
+        names = (latent_file_names(len(keys)) if latents is not None else seed_file_names(keys)) \
+            if target.kind == "dir" else {}
         if names:
-            seed_list = list(names)
+            keys = list(names)
         check_target(target, names.values(), force)
-        manifest = {"checkpoint": str(self.path), "step": self.step, "truncation": truncation,
+        manifest = {"checkpoint": str(self.path), "step": self.step, "truncation": truncation, **source,
                     "batch_stats": self.batch_stats, "ema": self.ema, "files": {str(s): n for s, n in names.items()}}
         nz = self.config.nz
-        batches = ((chunk, render(self.module, lat.latents(chunk, nz, truncation)))
-                   for chunk in (seed_list[i : i + batch_size] for i in range(0, len(seed_list), batch_size)))
-        files = write_batches(target, batches, total=len(seed_list), shape=self._shape, names=names,
+        chunks = (keys[i : i + batch_size] for i in range(0, len(keys), batch_size))
+        batches = ((chunk, render(self.module, z[chunk[0] : chunk[-1] + 1] if latents is not None
+                                  else lat.latents(chunk, nz, truncation))) for chunk in chunks)
+        files = write_batches(target, batches, total=len(keys), shape=self._shape, names=names,
                               manifest=manifest, nrow=nrow, on_progress=on_progress)
-        return {"files": files, "seeds": seed_list, "checkpoint": str(self.path), "step": self.step,
+        return {"files": files, **({"latents": str(latents), "count": len(keys)} if latents is not None else
+                                   {"seeds": keys}), "checkpoint": str(self.path), "step": self.step,
                 "output": target.describe(), "truncation": truncation, "batch_stats": self.batch_stats,
                 "ema": self.ema}
 
-    def write_walk(self, seeds: Sequence[int], output: Output | None = None, *, steps: int = DEFAULT_STEPS,
+    def write_walk(self, keys: Sequence[Keyframe], output: Output | None = None, *, steps: int = DEFAULT_STEPS,
                    mode: str = "slerp", loop: bool = False, fps: int = 12, nrow: int | None = None,
                    force: bool = False, truncation: float | None = None, batch_size: int = DEFAULT_BATCH,
                    on_progress: Progress | None = None) -> dict[str, Any]:
@@ -122,26 +168,52 @@ class TrainedGenerator:
             raise OptionError("fps", f"must be a whole number from 1 to 50, got {fps!r}")
         check_batch_size(batch_size)
         _check_nrow(nrow)
-        keys, total = _plan_walk(seeds, steps, mode, loop)
-        lat.check_truncation(truncation)
         target = parse_target(output, Path(f"{run_name(self.path)}-interp.gif"), (".gif", ".png"), "frames")
+        keys_z, labels = self._plan_walk(keys, steps, mode, loop, truncation)
+        total = lat.frame_count(len(labels), steps, loop)
         names = frame_file_names(total) if target.kind == "dir" else {}
         check_target(target, names.values(), force)
-        z, keyframes = lat.walk(lat.latents(keys, self.config.nz, truncation), steps, mode, loop)
-        manifest = {"checkpoint": str(self.path), "step": self.step, "seeds": keys, "steps": steps, "mode": mode,
-                    "loop": loop, "truncation": truncation, "keyframes": keyframes, "frames": list(names.values())}
+        z, at = lat.walk(keys_z, steps, mode, loop)
+        manifest = {"checkpoint": str(self.path), "step": self.step, "keys": labels, "steps": steps, "mode": mode,
+                    "loop": loop, "truncation": truncation, "keyframes": at, "frames": list(names.values())}
         batches = ((list(range(first, first + len(images))), images)
                    for first, images in render_all(self.module, z, batch_size))
         files = write_batches(target, batches, total=total, shape=self._shape, names=names, manifest=manifest,
                               nrow=nrow, fps=fps, on_progress=on_progress)
-        return {"files": files, "seeds": keys, "checkpoint": str(self.path), "step": self.step, "frames": total,
-                "keyframes": keyframes, "steps": steps, "mode": mode, "loop": loop, "output": target.describe()}
+        return {"files": files, "keys": labels, "checkpoint": str(self.path), "step": self.step, "frames": total,
+                "keyframes": at, "steps": steps, "mode": mode, "loop": loop, "output": target.describe()}
 
     # --- helpers -----------------------------------------------------------------------------------------
+
+    def arithmetic(self, expression: str, output: Output | Sequence[Output] | None = None, *, neighbours: int = 8,
+                   noise: float = 0.25, seed: int = 0, force: bool = False) -> dict[str, Any]:
+        """The paper's latent arithmetic ("1,2,3 - 4,5,6 + 7,8,9"): a grid (.png) and/or the resulting latent
+        (.safetensors); see sampling/arithmetic.py. Returns what was written and the result."""
+        from dcgan_cli.sampling.arithmetic import write_arithmetic
+
+        outputs: list[Output] = []
+        if isinstance(output, (str, Path)) or hasattr(output, "write"):
+            outputs = [cast(Output, output)]
+        elif output is not None:
+            outputs = list(output)
+        return write_arithmetic(self, expression, outputs, neighbours=neighbours, noise=noise, seed=seed,
+                                force=force)
 
     @property
     def _shape(self) -> tuple[int, int, int]:
         return self.config.channels, self.config.image_size, self.config.image_size
+
+    def _plan_walk(self, keys: Sequence[Keyframe], steps: int, mode: str, loop: bool,
+                   truncation: float | None) -> tuple[torch.Tensor, list[str]]:
+        """The keyframe latents of a walk and their labels, checked: mode, steps, at most MAX_FRAMES frames."""
+        found = as_keys(keys, "keys")
+        lat.check_walk(max(len(found), 2), steps, mode)  # mode and steps first: they cost nothing to check
+        z, labels = self.keyframes(found, truncation)
+        lat.check_walk(len(labels), steps, mode)
+        total = lat.frame_count(len(labels), steps, loop)
+        if total > MAX_FRAMES:
+            raise OptionError("steps", f"{total} frames is more than {MAX_FRAMES}; use fewer steps or keyframes")
+        return z, labels
 
     def _check_latents(self, z: torch.Tensor) -> torch.Tensor:
         if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.config.nz:
@@ -150,16 +222,6 @@ class TrainedGenerator:
         if not z.is_floating_point() or not bool(torch.isfinite(z).all()):
             raise OptionError("z", "latents must be finite floating-point values")
         return z.float()
-
-
-def _plan_walk(seeds: Sequence[int], steps: int, mode: str, loop: bool) -> tuple[list[int], int]:
-    """The checked keyframe seeds of a walk and its frame count (at most MAX_FRAMES)."""
-    keys = check_seeds(seeds)
-    lat.check_walk(len(keys), steps, mode)
-    total = lat.frame_count(len(keys), steps, loop)
-    if total > MAX_FRAMES:
-        raise OptionError("steps", f"{total} frames is more than {MAX_FRAMES}; use fewer steps or seeds")
-    return keys, total
 
 
 def _check_nrow(nrow: int | None) -> None:

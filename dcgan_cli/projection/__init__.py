@@ -1,0 +1,1 @@
+"""Projection: finding the latent whose generated image matches a given picture (`dcgan project`)."""
