@@ -13,8 +13,10 @@ RUNS = Path("runs")
 
 
 def resolve(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder meaning its latest checkpoint."""
+    """A checkpoint file, a run folder meaning its latest checkpoint, or an exported hf folder (itself)."""
     path = Path(path)
+    if path.is_dir() and (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+        return path  # a Hugging Face-style folder from `dcgan export --format hf`
     if path.is_dir():
         candidate = path / LAST
         if not candidate.is_file():

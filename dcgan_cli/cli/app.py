@@ -18,6 +18,7 @@ from dcgan_cli import __version__
 from dcgan_cli.cli.arithmetic import arithmetic
 from dcgan_cli.cli.common import fail, user_errors
 from dcgan_cli.cli.evaluate import evaluate
+from dcgan_cli.cli.export import export, import_
 from dcgan_cli.cli.inspect import inspect
 from dcgan_cli.cli.interpolate import interpolate
 from dcgan_cli.cli.project import project
@@ -84,8 +85,8 @@ def root(
     learned."""
 
 
-for command in (train, sample, interpolate, project, arithmetic, inspect, evaluate):
-    app.command(command.__name__)(user_errors(command))
+for command in (train, sample, interpolate, project, arithmetic, inspect, evaluate, export, import_):
+    app.command(command.__name__.rstrip("_"))(user_errors(command))
 
 
 def main() -> None:

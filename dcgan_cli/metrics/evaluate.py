@@ -201,7 +201,7 @@ def evaluate(
     images: `n` samples from seeds seed .. seed+n-1 (what `dcgan sample` draws) against n real images drawn by
     `seed`. `metrics` is any of swd, fd, kid, prdc (None: all); see the module docstring."""
     from dcgan_cli.device import select_device
-    from dcgan_cli.sampling.generator import check_batch_size, load_generator
+    from dcgan_cli.sampling.generator import check_batch_size, load_generator, read_generator_header
 
     start = time.perf_counter()
     wanted, backbone = parse_metrics(metrics), check_backbone(backbone)
@@ -219,7 +219,7 @@ def evaluate(
         backbone = INCEPTION
     real_dir = require_folder(real, "real")
     path = checkpoint.find(ckpt)
-    checkpoint.read_header(path)  # a bad checkpoint fails here, before the backbone or the images are loaded
+    read_generator_header(path)  # a bad checkpoint fails here, before the backbone or the images are loaded
     cache = cache_dir_for(cache_dir, no_cache)
     dev = str(select_device(device))
     net, note = load_backbone(backbone, wanted, dev, weights)

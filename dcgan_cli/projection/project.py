@@ -107,7 +107,8 @@ def project(gen: TrainedGenerator, images: Sequence[str | Path | Image.Image], *
     check_settings(steps, restarts, lr, feature_weight, prior_weight, batch_size, seed)
     config = gen.config
     targets, names = load_targets(images, config.image_size, config.channels)
-    netd = load_discriminator(checkpoint.load(gen.path, discriminator=True), config, gen.device)
+    netd = None if gen.path.is_dir() else \
+        load_discriminator(checkpoint.load(gen.path, discriminator=True), config, gen.device)  # hf: G only
     features = DFeatures(netd) if netd is not None and feature_weight > 0 else None
     objective = _Objective(gen.module, features, feature_weight, prior_weight)
     found, losses = [], []

@@ -26,19 +26,42 @@ from dcgan_cli.model import DCGANConfig, Generator, fold_batchnorm
 from dcgan_cli.sampling.latents import latents
 
 
+def read_generator_header(path: Path) -> checkpoint.Header:
+    """The header of a checkpoint file or of a Hugging Face-style folder (`dcgan export --format hf`)."""
+    from dcgan_cli.interop import hf
+
+    return hf.read_header(path) if hf.is_folder(path) else checkpoint.read_header(path)
+
+
+def raw_generator_weights(path: Path, ema: bool = True) -> tuple[dict[str, torch.Tensor], DCGANConfig]:
+    """G's state dict (the tutorial's key names) and config, from a checkpoint (the EMA G unless `ema` is False or
+    there is none) or an hf folder; validated, finite."""
+    from dcgan_cli.interop import hf
+
+    if hf.is_folder(path):
+        header = hf.read_header(path)
+        try:
+            config = DCGANConfig.from_dict(header.config)
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: bad model config ({e})") from None
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in Generator(config).state_dict().items()}
+        return hf.load_weights(path, expected), config
+    ckpt = checkpoint.load(path)
+    config = DCGANConfig.from_dict(ckpt.config)  # load() already turned a bad config into CheckpointError
+    return (ckpt.generator_ema if ema and ckpt.generator_ema is not None else ckpt.generator), config
+
+
 def load_generator(
     path: Path, device: torch.device | str = "cpu", batch_stats: bool = False, ema: bool = True
 ) -> tuple[Generator, DCGANConfig, checkpoint.Header]:
-    """G from a checkpoint (validated, finite), on `device`, in eval mode unless batch_stats.
+    """G from a checkpoint or hf folder (validated, finite), on `device`, in eval mode unless batch_stats.
 
     A checkpoint trained with --ema holds an averaged G too; it is used unless `ema` is False.
     """
-    ckpt = checkpoint.load(path)
-    assert ckpt.header is not None
-    config = DCGANConfig.from_dict(ckpt.config)  # load() already turned a bad config into CheckpointError
+    weights, config = raw_generator_weights(path, ema)
     with torch.device("meta"):  # no random init of weights that are replaced at once
         netg = Generator(config)
-    weights = ckpt.generator_ema if ema and ckpt.generator_ema is not None else ckpt.generator
     try:
         netg.load_state_dict(weights, strict=True, assign=True)
     except RuntimeError as e:  # e.g. an extra G.* tensor the shape check lets through
@@ -53,7 +76,7 @@ def load_generator(
         netg = netg.to(memory_format=torch.channels_last)
     for p in netg.parameters():
         p.requires_grad_(False)
-    return netg, config, ckpt.header
+    return netg, config, read_generator_header(path)
 
 
 def check_batch_size(batch_size: int) -> None:

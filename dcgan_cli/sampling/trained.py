@@ -64,7 +64,13 @@ class TrainedGenerator:
 
     @functools.cached_property
     def sha256(self) -> str:
-        """The checkpoint file's SHA-256: latents files made with this generator name it."""
+        """The checkpoint file's SHA-256: latents files made with this generator name it. An hf folder answers
+        with its source checkpoint's, so latents projected with the checkpoint fit its export without a warning."""
+        if self.path.is_dir():
+            from dcgan_cli.interop.hf import read_config
+
+            recorded = read_config(self.path).get("checkpoint_sha256")
+            return recorded if isinstance(recorded, str) else ""
         return checkpoint.fingerprint(self.path)
 
     # --- latents and images ------------------------------------------------------------------------------
@@ -231,7 +237,8 @@ def _check_nrow(nrow: int | None) -> None:
 
 def run_name(path: Path) -> str:
     """runs/faces/last.safetensors -> 'faces'; other files -> their stem; made safe for a file name."""
-    name = path.resolve().parent.name if path.name == checkpoint.LAST or path.stem.startswith("ckpt-") else path.stem
+    name = path.resolve().parent.name if path.name == checkpoint.LAST or path.stem.startswith("ckpt-") else \
+        path.resolve().name if path.is_dir() else path.stem
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "dcgan"
 
 
