@@ -28,6 +28,7 @@ from dcgan_cli.training.distributed import DistEnv, barrier, process_group
 from dcgan_cli.training.loop import Loop
 from dcgan_cli.training.options import TrainOptions
 from dcgan_cli.training.recipe import Length, ModelChoice, Recipe, resolve
+from dcgan_cli.training.run_lock import run_lock
 from dcgan_cli.training.rundir import RunDir
 
 Event = dict[str, Any]
@@ -85,7 +86,8 @@ class Trainer:
             raise OptionError(field, f"needs CUDA (the device is {device})")
         if opts.eval_every is not None and self.env.is_main:  # a missing extra fails before the run folder
             self.scoring_backbone = load_backbone("auto", tuple(opts.eval_metrics), str(device))
-        with process_group(self.env, device):
+        # everything is checked: take the run folder (rank 0 writes it) before anything is written there
+        with run_lock(rd.path, self.env.is_main), process_group(self.env, device):
             return self._run(model, recipe, length, device, resumed)
 
     def _load_for_resume(self) -> checkpoint.Checkpoint:
