@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from dcgan_cli import __version__
 from dcgan_cli.cli.arithmetic import arithmetic
 from dcgan_cli.cli.common import fail, user_errors
+from dcgan_cli.cli.doctor import doctor
 from dcgan_cli.cli.evaluate import evaluate
 from dcgan_cli.cli.export import export, import_
 from dcgan_cli.cli.inspect import inspect
@@ -85,7 +86,7 @@ def root(
     learned."""
 
 
-for command in (train, sample, interpolate, project, arithmetic, inspect, evaluate, export, import_):
+for command in (train, sample, interpolate, project, arithmetic, inspect, evaluate, doctor, export, import_):
     app.command(command.__name__.rstrip("_"))(user_errors(command))
 
 

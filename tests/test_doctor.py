@@ -1,0 +1,122 @@
+"""`dcgan doctor`: each check flags what it should, and nothing it should not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, make_images, varied_checkpoint
+from typer.testing import CliRunner
+
+import dcgan_cli as dcgan
+from dcgan_cli import checkpoint
+from dcgan_cli.cli.app import app
+
+runner = CliRunner()
+
+
+def statuses(doc: dict) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in doc["checks"]}
+
+
+def healthy_rows(path: Path, n: int = 120) -> None:
+    rows = [{"step": s, "epoch": 0, "loss_d": 1.2, "loss_g": 1.0 + 0.1 * (s % 3), "d_x": 0.6, "d_g_z1": 0.35,
+             "d_g_z2": 0.3} for s in range(1, n + 1)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def with_step(path: Path, step: int, root: Path | None = None, zero_g: bool = False) -> Path:
+    """Rewrite a checkpoint at another step (batch 4: step 5000 is 20 kimg), optionally with an all-zero G."""
+    ckpt = checkpoint.load(path, discriminator=True)
+    if zero_g:
+        ckpt.generator = {k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in ckpt.generator.items()}
+    ckpt.progress = {"step": step, "epoch": 0, "position": 0}
+    ckpt.dataset = {"fingerprint": "x", "images": 64, **({"root": str(root)} if root else {})}
+    ckpt.options = {"batch_size": 4, "diffaugment": "color,translation"}
+    checkpoint.save(path, ckpt)
+    return path
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    return with_step(varied_checkpoint(folder / "last.safetensors"), 5000)
+
+
+def write_samples(ckpt: Path, folder: Path, seeds: range) -> Path:
+    folder.mkdir()
+    for seed, image in zip(seeds, dcgan.load(ckpt).sample(seeds)):
+        image.save(folder / f"s{seed:04d}.png")
+    return folder
+
+
+def test_a_healthy_run_has_no_fail(tmp_path: Path, run: Path) -> None:
+    healthy_rows(run.parent / "metrics.jsonl")
+    data = write_samples(run, tmp_path / "data", range(100, 164))  # like G's images, but not its samples
+    result = runner.invoke(app, ["doctor", str(run.parent), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.stderr
+    found = statuses(json.loads(result.stdout))
+    assert "fail" not in found.values() and found["memorisation"] == "ok" and found["mode_collapse"] == "ok"
+
+
+def test_memorised_samples_are_flagged_with_their_pairs(tmp_path: Path, run: Path) -> None:
+    """A stand-in for a G that memorised its folder: the 'training images' are exactly its samples 0-63."""
+    healthy_rows(run.parent / "metrics.jsonl")
+    data = write_samples(run, tmp_path / "data", range(64))
+    pairs = tmp_path / "pairs.png"
+    result = runner.invoke(app, ["doctor", str(run), "--data", str(data), "--json", "--preview", str(pairs)])
+    assert result.exit_code == 7
+    doc = json.loads(result.stdout)
+    assert statuses(doc)["memorisation"] == "fail" and pairs.is_file()
+    names = sorted(p.name for p in data.iterdir())
+    for pair in doc["pairs"]:  # the training image nearest to sample k is the file of sample k
+        assert names[pair["training_index"]] == f"s{pair['sample_seed']:04d}.png"
+
+
+def test_a_constant_generator_is_collapse(tmp_path: Path, run: Path) -> None:
+    healthy_rows(run.parent / "metrics.jsonl")
+    with_step(run, 5000, zero_g=True)
+    data = write_samples(varied_checkpoint(tmp_path / "other.safetensors"), tmp_path / "data", range(64))
+    result = runner.invoke(app, ["doctor", str(run), "--data", str(data), "--json"])
+    assert result.exit_code == 7 and statuses(json.loads(result.stdout))["mode_collapse"] == "fail"
+    early = with_step(run, 100, zero_g=True)  # 0.4 kimg: every G starts like this; only a warning
+    result = runner.invoke(app, ["doctor", str(early), "--data", str(data), "--json"])
+    assert statuses(json.loads(result.stdout))["mode_collapse"] == "warn"
+
+
+def test_a_frozen_g_is_d_overpowering(tmp_path: Path) -> None:
+    data, out = make_images(tmp_path / "images", 8), tmp_path / "frozen"
+    trained = runner.invoke(app, ["train", str(data), "--out", str(out), *TINY, "--max-steps", "300", "--lr-g",
+                                  "1e-12", "--diffaugment", "none", "-q"])
+    assert trained.exit_code == 0, trained.stderr
+    result = runner.invoke(app, ["doctor", str(out), "--json"])
+    doc = json.loads(result.stdout)
+    assert statuses(doc)["d_overpowers_g"] == "fail" and result.exit_code == 7
+    assert doc["data"] == str(data.resolve())  # the run recorded its folder; doctor found it
+
+
+@pytest.mark.parametrize("content", [b"\x00\xff" * 1000, b'{"step": 1, "loss_d": [1]}\n{"ste', b"[1,2]\n" * 50,
+                                     b'{"step": "x"}\n' + b"{" * 100000])
+def test_hostile_metrics_are_skipped_not_a_traceback(run: Path, content: bytes) -> None:
+    (run.parent / "metrics.jsonl").write_bytes(content)
+    result = runner.invoke(app, ["doctor", str(run), "--json"])
+    assert result.exit_code in (0, 7) and "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["metrics_rows"] == 0 and statuses(doc)["d_overpowers_g"] == "skip"
+
+
+def test_non_finite_history_is_instability(run: Path) -> None:
+    healthy_rows(run.parent / "metrics.jsonl")
+    with open(run.parent / "metrics.jsonl", "a") as f:
+        f.write('{"step": 121, "loss_d": NaN, "loss_g": 1, "d_x": 0.5, "d_g_z1": 0.5, "d_g_z2": 0.5}\n')
+    result = runner.invoke(app, ["doctor", str(run), "--json"])
+    assert statuses(json.loads(result.stdout))["instability"] == "fail"
+
+
+def test_table_on_stdout(run: Path) -> None:
+    healthy_rows(run.parent / "metrics.jsonl")
+    result = runner.invoke(app, ["doctor", str(run)])
+    assert "d_overpowers_g" in result.stdout and "memorisation" in result.stdout
