@@ -52,7 +52,8 @@ def test_two_processes_one_run(data: Path, tmp_path: Path) -> None:
     assert start["total_steps"] == single_start["total_steps"] == 3
     # exactly one checkpoint and one set of artefacts
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["last.safetensors", "metrics.jsonl", "samples", "loss.png", "progress.gif", "real_samples.png"])
+        [".lock", "run.json", "last.safetensors", "metrics.jsonl", "samples", "loss.png", "progress.gif",
+         "real_samples.png"])
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_00000002.png", "step_00000003.png"]
     header = checkpoint.read_header(out / checkpoint.LAST)

@@ -12,6 +12,7 @@ from dcgan_cli.errors import DataError
 from dcgan_cli.paths import cache_dir_for
 
 STATUSES = ("ok", "warn", "fail", "skip")
+RUN_FILE = "run.json"  # training/rundir.py writes it: {"data": "/abs/path"}
 SAMPLES = 64
 
 
@@ -39,7 +40,7 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
     found += checks.length(step, options, images)
     gen = load(path, device)
     samples = gen.render(gen.latents(range(SAMPLES)))
-    root = Path(data) if data is not None else Path(str(dataset["root"])) if dataset.get("root") else None
+    root = Path(data) if data is not None else recorded_data(path.parent)
     train = None
     note = None
     if root is not None and root.is_dir():
@@ -68,3 +69,15 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
             "failed": counts["fail"] > 0, "metrics_rows": len(history.rows), "metrics_skipped": history.skipped,
             "data": None if train is None else str(root), "preview": written,
             "pairs": [{"sample_seed": i, "training_index": j} for i, j in pairs[:8]]}
+
+
+def recorded_data(run_dir: Path) -> Path | None:
+    """The training folder a run recorded in RUN_DIR/run.json, if it did (and the file is sane)."""
+    import json
+
+    try:
+        text = (run_dir / RUN_FILE).read_text(encoding="utf-8")[:65536]
+        value = json.loads(text).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(value) if isinstance(value, str) else None

@@ -202,8 +202,7 @@ class Loop:
                        opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
                        progress={"step": self.step, "epoch": self.epoch, "position": self.position},
                        options=self.options,
-                       dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used,
-                                "root": str(Path(self.opts.data).resolve())})  # for `dcgan doctor`
+                       dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used})
         size = checkpoint.save(path, ckpt)
         self.last_saved = (self.step, path)
         snapshot = self.rd.keep_snapshot(self.step, self.opts.keep)

@@ -7,6 +7,9 @@
     RUN_DIR/real_samples.png     a grid of training images, as the tutorial shows
     RUN_DIR/loss.png             G and D loss against iterations (the tutorial's plot)
     RUN_DIR/progress.gif         the fixed-noise grids as an animation (the tutorial's, as a file)
+    RUN_DIR/run.json             where the training images are (for `dcgan doctor`); kept out of the checkpoint,
+                                 which may be shared and records the data by fingerprint only
+    RUN_DIR/.lock                the one-trainer lock (training/run_lock.py); it stays, unlocked, after the run
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dcgan_cli.io.atomic import write_atomic
 from dcgan_cli.io.images import gif_bytes, grid, save_png, tensor_png, to_uint8
 from dcgan_cli.io.plot import loss_curve
 
+RUN_FILE = "run.json"
 GIF_FRAME_MS = 200
 MAX_GIF_FRAMES = 200
 
@@ -48,6 +52,9 @@ class RunDir:
         except OSError as e:
             raise OutputError(f"cannot create run folder {self.path}: {e.strerror or e}") from None
         return checkpoint.clean_stale_temps(self.path)
+
+    def record_data(self, data: Path) -> None:
+        write_atomic(self.path / RUN_FILE, (json.dumps({"data": str(data.resolve())}) + "\n").encode())
 
     def snapshots(self) -> list[Path]:
         """Kept step checkpoints, oldest first (the zero-padded step sorts by name)."""

@@ -122,6 +122,7 @@ class Trainer:
         if env.is_main:
             for stale in rd.create():
                 self.emit({"event": "warning", "message": f"removed stale temp file {stale.name} from a killed save"})
+            rd.record_data(Path(self.opts.data))
         if env.enabled and self.cache_dir is not None:
             # rank 0 decodes and fills the cache; the others then read it instead of decoding too
             if env.is_main:
