@@ -22,6 +22,8 @@ def resolve(path: str | Path) -> Path:
         if not candidate.is_file():
             raise UsageError(f"no checkpoint in folder {path} (expected {LAST})")
         return candidate
+    if not path.exists() and path.name in ("best", "last") and (path.parent / f"{path.name}.safetensors").is_file():
+        return path.parent / f"{path.name}.safetensors"  # RUN/best: train --keep-best's checkpoint
     if not path.exists():
         raise UsageError(f"no such checkpoint: {path}")
     return path

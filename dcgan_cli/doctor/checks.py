@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dcgan_cli.doctor.history import History
+from dcgan_cli.metrics.names import score
 
 WINDOW = 50
 RECOGNISABLE_KIMG = 50
@@ -74,18 +75,18 @@ def instability(history: History) -> Check:
 def progress(history: History) -> Check:
     if not history.evals:
         return Check("progress", "skip", None, "no scores: train with --eval-every N to follow the score",
-                     "add --eval-every 500 (and --keep N to keep earlier checkpoints)")
-    metric = next((m for m in ("fd", "swd") if _score(history.evals[0][1], m) is not None), None)
+                     "add --eval-every 500 (and --keep-best to keep the best checkpoint)")
+    metric = next((m for m in ("fd", "swd") if score(history.evals[0][1], m) is not None), None)
     if metric is None:
         return Check("progress", "skip", None, "the scores hold neither fd nor swd")
-    scored = [(step, s) for step, e in history.evals if (s := _score(e, metric)) is not None]
+    scored = [(step, s) for step, e in history.evals if (s := score(e, metric)) is not None]
     best_step, best = min(scored, key=lambda t: t[1])
     last_step, last = scored[-1]
     value = {"metric": metric, "best": best, "best_step": best_step, "last": last, "last_step": last_step}
     if last > best * 1.1 and last_step != best_step:
         return Check("progress", "warn", value, f"{metric} {last:.2f} at step {last_step} is worse than the best, "
-                     f"{best:.2f} at step {best_step}", "resume from the kept checkpoint nearest that step "
-                     "(ckpt-STEP.safetensors, kept with --keep N)")
+                     f"{best:.2f} at step {best_step}", "use RUN/best (train with --keep-best), or the kept "
+                     "checkpoint nearest that step (ckpt-STEP.safetensors, --keep N)")
     return Check("progress", "ok", value, f"{metric} {last:.2f} at step {last_step} (best {best:.2f} at step "
                  f"{best_step})")
 
@@ -114,15 +115,3 @@ def length(step: int, options: dict[str, Any], images: int | None) -> list[Check
         out.append(Check("small_folder", "ok", {"images": images, "diffaugment": augment or None},
                          f"{images} images" + (f", DiffAugment {augment}" if augment else "")))
     return out
-
-
-def _score(scores: dict[str, Any], metric: str) -> float | None:
-    """fd from the first backbone's features, or swd's mean, as evaluate writes them."""
-    if metric == "swd":
-        swd = scores.get("swd")
-        value = swd.get("mean") if isinstance(swd, dict) else swd
-    else:
-        feats = scores.get("features")
-        first: Any = next(iter(feats.values()), {}) if isinstance(feats, dict) and feats else {}
-        value = first.get(metric) if isinstance(first, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

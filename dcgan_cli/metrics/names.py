@@ -4,6 +4,7 @@ costs a fraction of a second, not the 3-4 s of `import torch`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from dcgan_cli.errors import OptionError
 
@@ -37,3 +38,24 @@ def check_backbone(name: str) -> str:
     if name not in BACKBONE_CHOICES:
         raise OptionError("backbone", f"unknown backbone {name!r}; choose from {', '.join(BACKBONE_CHOICES)}")
     return name
+
+
+def score(scores: dict[str, Any], metric: str) -> float | None:
+    """One number from an evaluate result: `fd`/`kid` from the first backbone's features, `swd` its mean."""
+    if metric == "swd":
+        swd = scores.get("swd")
+        value = swd.get("mean") if isinstance(swd, dict) else swd
+    else:
+        feats = scores.get("features")
+        first: Any = next(iter(feats.values()), {}) if isinstance(feats, dict) and feats else {}
+        value = first.get(metric) if isinstance(first, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def headline(scores: dict[str, Any]) -> tuple[str, float] | None:
+    """What a run is judged by (lower is better): FD when the scores have it, else SWD."""
+    for metric in ("fd", "swd"):
+        value = score(scores, metric)
+        if value is not None:
+            return metric, value
+    return None

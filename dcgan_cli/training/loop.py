@@ -24,6 +24,7 @@ from dcgan_cli.data.batches import epoch_permutation, to_model_input
 from dcgan_cli.data.dataset import ImageSet
 from dcgan_cli.errors import DivergedError, Interrupted
 from dcgan_cli.metrics.backbones import Backbone
+from dcgan_cli.training.best import BestKeeper
 from dcgan_cli.training.distributed import DistEnv, any_rank, barrier, same_on_all_ranks
 from dcgan_cli.training.health import HealthMonitor
 from dcgan_cli.training.interrupt import StopFlag
@@ -68,6 +69,7 @@ class Loop:
                         "sample_every": opts.sample_every, "save_every": opts.save_every,
                         "world_size": env.world_size, "amp": opts.amp, "sync_bn": opts.sync_bn}
         self.bad = torch.zeros((), dtype=torch.bool, device=device)  # a non-finite step between host syncs
+        self.best = BestKeeper(run_dir.path, emit) if opts.keep_best and env.is_main else None
 
     def run(self) -> Event:
         opts, rd, env, st = self.opts, self.rd, self.env, self.state
@@ -140,6 +142,7 @@ class Loop:
                         self.save()
                     if scoring is not None and scoring.due(self.step) and not stopping:
                         spent = scoring(self.step, st.scored_generator, metrics)  # not counted in img/s
+                        spent += self.keep_best(scoring.last_scores)
                         t_log, t_epoch = t_log + spent, t_epoch + spent
                 if self.position >= self.per_epoch:
                     means = dict(zip(STATS, (epoch_sum / max(epoch_steps, 1)).tolist()))
@@ -162,6 +165,7 @@ class Loop:
                 self.sample()
             if scoring is not None and self.step > 0 and scoring.last_scored != self.step:
                 scoring(self.step, st.scored_generator, metrics)
+                self.keep_best(scoring.last_scores)
             in_sync = same_on_all_ranks(env, st.raw.netg, st.raw.netd)
             barrier(env)
         if not env.is_main:
@@ -190,6 +194,25 @@ class Loop:
         for warning in self.health.observe_samples(self.step, images):
             self.emit(warning)
 
+    def capture(self, extra_progress: dict[str, Any] | None = None) -> checkpoint.Checkpoint:
+        st = self.state
+        return capture(config=self.config.to_dict(), netg=st.raw.netg, netd=st.raw.netd, opt_g=st.raw.opt_g,
+                       opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
+                       progress={"step": self.step, "epoch": self.epoch, "position": self.position,
+                                 **(extra_progress or {})},
+                       options=self.options,
+                       dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used})
+
+    def keep_best(self, scores: dict[str, Any] | None) -> float:
+        """With --keep-best, save this step as best.safetensors if its score is the best yet; returns seconds."""
+        if self.best is None or scores is None:
+            return 0.0
+        if bool(self.bad):  # never keep a step whose weights may be non-finite
+            raise self._diverged({"loss_d": float("nan"), "loss_g": float("nan")})
+        start = time.perf_counter()
+        self.best.offer(self.step, scores, self.capture)
+        return time.perf_counter() - start
+
     def save(self) -> Path:
         """Checkpoint this step (rank 0; a pending non-finite step stops the run instead)."""
         if bool(self.bad):
@@ -197,13 +220,7 @@ class Loop:
         path = self.rd.checkpoint
         if not self.env.is_main:
             return path
-        st = self.state
-        ckpt = capture(config=self.config.to_dict(), netg=st.raw.netg, netd=st.raw.netd, opt_g=st.raw.opt_g,
-                       opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
-                       progress={"step": self.step, "epoch": self.epoch, "position": self.position},
-                       options=self.options,
-                       dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used})
-        size = checkpoint.save(path, ckpt)
+        size = checkpoint.save(path, self.capture())
         self.last_saved = (self.step, path)
         snapshot = self.rd.keep_snapshot(self.step, self.opts.keep)
         self.emit({"event": "checkpoint", "step": self.step, "path": str(path), "bytes": size,

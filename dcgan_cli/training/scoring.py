@@ -34,6 +34,7 @@ class TrainingEval:
             self.scorer.reference.features(backbone)  # now, not in the middle of the first scoring
         self.emit, self.every = emit, int(opts.eval_every or 0)
         self.last_scored = last_scored  # on resume: the newest score row kept, so no step is scored twice
+        self.last_scores: dict[str, Any] | None = None
         self.seconds = 0.0  # spent scoring in this invocation
         emit({"event": "eval_ready", "dir": str(opts.eval_dir or opts.data), "n": self.scorer.reference.n,
               "metrics": list(opts.eval_metrics), "backbone": backbone.name if backbone else None})
@@ -46,7 +47,7 @@ class TrainingEval:
         start = time.perf_counter()
         scores = self.scorer(netg)
         seconds = round(time.perf_counter() - start, 3)
-        self.last_scored, self.seconds = step, self.seconds + seconds
+        self.last_scored, self.seconds, self.last_scores = step, self.seconds + seconds, scores
         row = {"step": step, "eval": scores, "eval_n": self.scorer.reference.n, "eval_seconds": seconds}
         metrics.write(row)
         self.emit({"event": "eval", "step": step, **scores, "seconds": seconds})
