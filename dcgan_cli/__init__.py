@@ -40,6 +40,7 @@ _LAZY = {
     "DCGANConfig": "dcgan_cli.config",
     "Projection": "dcgan_cli.projection.project",
     "export": "dcgan_cli.interop.export",
+    "doctor": "dcgan_cli.doctor.report",
     "import_tutorial": "dcgan_cli.interop.tutorial_import",
     "LatentsFile": "dcgan_cli.sampling.latents_file",
     "read_latents": "dcgan_cli.sampling.latents_file",
@@ -48,13 +49,14 @@ _LAZY = {
 
 __all__ = ["CheckpointError", "DCGANConfig", "DataError", "DcganError", "DcganWarning", "DivergedError",
            "Interrupted", "LatentsError", "LatentsFile", "OptionError", "OutputError", "Projection", "RecipeConflict",
-           "TrainOptions", "TrainedGenerator", "UsageError", "__version__", "describe", "evaluate", "export",
+           "TrainOptions", "TrainedGenerator", "UsageError", "__version__", "describe", "doctor", "evaluate", "export",
            "import_tutorial", "load",
            "read_latents", "save_latents", "train"]
 
 if TYPE_CHECKING:
     from dcgan_cli.checkpoint.describe import describe
     from dcgan_cli.config import DCGANConfig
+    from dcgan_cli.doctor.report import doctor
     from dcgan_cli.interop.export import export
     from dcgan_cli.interop.tutorial_import import import_tutorial
     from dcgan_cli.metrics.evaluate import evaluate
