@@ -191,3 +191,13 @@ def test_import_of_a_mismatched_discriminator(tmp_path: Path, tutorial_weights) 
     result = runner.invoke(app, ["import", str(g_path), "--netd", str(tmp_path / "gray_d.pth"), "-o",
                                  str(tmp_path / "x.safetensors")])
     assert result.exit_code == 4 and "discriminator" in result.stderr
+
+
+def test_missing_onnx_extra_is_exit_2_with_the_install_command(tmp_path: Path, ckpt: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError, as without the extra
+    result = runner.invoke(app, ["export", str(ckpt), "-o", str(tmp_path / "g.onnx")])
+    assert result.exit_code == 2 and "pip install 'dcgan-cli[onnx]'" in result.stderr
+    assert not (tmp_path / "g.onnx").exists()
