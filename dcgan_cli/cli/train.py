@@ -63,6 +63,8 @@ def train(
     = _D["save_every"],
     keep: Annotated[int, _opt(LENGTH, "Checkpoints to keep: last.safetensors plus the newest N-1 step snapshots "
                               "(ckpt-STEP.safetensors).", min=1, show_default=True)] = _D["keep"],
+    tensorboard: Annotated[bool, _opt(OUTPUT, "Also write TensorBoard event files to RUN_DIR/tensorboard/ (needs "
+                                      "the tensorboard extra).", "--tensorboard")] = False,
     keep_best: Annotated[bool, _opt(LENGTH, "With --eval-every: also keep best.safetensors, the best-scoring step "
                                     "(FD, else SWD), across resumes.", "--keep-best")] = False,
     image_size: Annotated[int | None, _opt(MODEL, "Power of two, 16 to 256.  \\[default: 64]")] = None,
@@ -148,8 +150,8 @@ def train(
         diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
-        keep=keep, keep_best=keep_best, eval_every=eval_every, eval_dir=eval_dir, eval_n=eval_n,
-        eval_metrics=eval_metrics,
+        keep=keep, keep_best=keep_best, tensorboard=tensorboard, eval_every=eval_every, eval_dir=eval_dir,
+        eval_n=eval_n, eval_metrics=eval_metrics,
         channels_last=channels_last, compile=compile_, amp=amp, sync_bn=sync_bn, resume=resume, dry_run=dry_run,
         cache_dir=cache_dir, no_cache=no_cache, max_pixels=max_image_pixels,
     )

@@ -64,6 +64,7 @@ class TrainOptions:
     log_every: int = 1
     keep: int = 1  # checkpoints kept: last.safetensors plus keep - 1 step snapshots
     keep_best: bool = False  # with eval_every: best.safetensors, the best-scoring step
+    tensorboard: bool = False  # RUN_DIR/tensorboard/ event files (the optional extra)
     channels_last: bool | None = None  # NHWC layout; None: on for the CPU, where it measures faster
     compile: bool = False
     amp: bool = False  # bf16 (or fp16 + grad scaling) autocast on CUDA
@@ -121,8 +122,9 @@ class TrainOptions:
         self.max_time = parse_duration(self.max_time) if self.max_time is not None else None
         self.device = check_device_name(self.device)
         self.eval_metrics = parse_metrics(self.eval_metrics, "eval_metrics")
-        if not isinstance(self.keep_best, bool):
-            raise OptionError("keep_best", f"must be True or False, got {self.keep_best!r}")
+        for name in ("keep_best", "tensorboard"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         if self.keep_best and self.eval_every is None:
             raise OptionError("keep_best", "needs <eval_every>: the best checkpoint is judged by its scores")
         for name in ("spectral_norm", "mirror", "channels_last"):

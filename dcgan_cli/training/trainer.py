@@ -30,6 +30,8 @@ from dcgan_cli.training.options import TrainOptions
 from dcgan_cli.training.recipe import Length, ModelChoice, Recipe, resolve
 from dcgan_cli.training.run_lock import run_lock
 from dcgan_cli.training.rundir import RunDir
+from dcgan_cli.training.setup import start_step
+from dcgan_cli.training.tensorboard import TensorBoardSink, require_tensorboard, tee
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
@@ -84,11 +86,21 @@ class Trainer:
         if (opts.amp or opts.sync_bn) and device.type != "cuda":
             field = "amp" if opts.amp else "sync_bn"
             raise OptionError(field, f"needs CUDA (the device is {device})")
+        if opts.tensorboard:  # a missing extra fails before the run folder, like the scoring backbone below
+            require_tensorboard()
         if opts.eval_every is not None and self.env.is_main:  # a missing extra fails before the run folder
             self.scoring_backbone = load_backbone("auto", tuple(opts.eval_metrics), str(device))
         # everything is checked: take the run folder (rank 0 writes it) before anything is written there
         with run_lock(rd.path, self.env.is_main), process_group(self.env, device):
-            return self._run(model, recipe, length, device, resumed)
+            if not (opts.tensorboard and self.env.is_main):
+                return self._run(model, recipe, length, device, resumed)
+            # purge what a killed run logged after its last save: this invocation logs those steps again
+            board = TensorBoardSink(rd.path, start_step(resumed) + 1 if resumed else 0)
+            self.emit = tee(self.emit, board)
+            try:
+                return self._run(model, recipe, length, device, resumed)
+            finally:
+                board.close()
 
     def _load_for_resume(self) -> checkpoint.Checkpoint:
         """last.safetensors, or, if something outside dcgan damaged it, the newest kept snapshot that loads."""
