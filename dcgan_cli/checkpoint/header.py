@@ -118,3 +118,14 @@ def _tensor_info(path: Path, name: str, entry: Any, what: str) -> TensorInfo:
     if info.end - info.start != info.numel * DTYPE_BYTES[dtype]:
         raise bad
     return info
+
+
+def format_of(path: Path) -> str | None:
+    """The `format` metadata of a well-formed safetensors file (a checkpoint, a latents file), else None: how the
+    commands tell a checkpoint from a latents file among their positional arguments."""
+    if not path.is_file():
+        return None
+    try:
+        return read(path)[3].get("format")
+    except CheckpointError:
+        return None

@@ -17,20 +17,14 @@ from dcgan_cli.errors import UsageError
 
 def split_arguments(args: list[str]) -> tuple[Path | None, list[str]]:
     """[CKPT] IMAGE ... -> (checkpoint or None, images)."""
-    from dcgan_cli.checkpoint import LAST, header
+    from dcgan_cli.checkpoint import LAST
     from dcgan_cli.checkpoint.format import FORMAT
-    from dcgan_cli.errors import CheckpointError
+    from dcgan_cli.checkpoint.header import format_of
 
     if len(args) > 1:
         first = Path(args[0])
-        if (first / LAST).is_file():
+        if (first / LAST).is_file() or format_of(first) == FORMAT:
             return first, args[1:]
-        if first.is_file():
-            try:
-                if header.read(first)[3].get("format") == FORMAT:
-                    return first, args[1:]
-            except CheckpointError:
-                pass
     return None, args
 
 
@@ -71,9 +65,6 @@ def project(
     ckpt, images = split_arguments(args)
     if not images:
         raise UsageError("project needs at least one image")
-    for where in (output, preview):
-        if where is not None and where.exists() and not force:
-            raise UsageError(f"{where} already exists; overwrite with --force")
     if output is not None and output.suffix != ".safetensors":
         raise UsageError(f"{output}: latents are written to a .safetensors file")
     if preview is not None and preview.suffix.lower() != ".png":
@@ -82,8 +73,9 @@ def project(
     from dcgan_cli.sampling.trained import load, run_name
 
     output = output or Path(f"{run_name(path)}-latents.safetensors")
-    if output.exists() and not force:
-        raise UsageError(f"{output} already exists; overwrite with --force")
+    for where in (output, preview):  # before any work: the projection itself takes seconds to minutes
+        if where is not None and where.exists() and not force:
+            raise UsageError(f"{where} already exists; overwrite with --force")
     gen = load(path, device, ema=not no_ema)
     batches = -(-len(images) // batch_size)
     with counting_bar(steps * batches, "projecting", quiet) as advance:

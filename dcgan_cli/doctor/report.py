@@ -59,7 +59,7 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
     found.append(memo)
     written = None
     if preview is not None:
-        shown = pairs[:8] or []
+        shown = pairs[:8]
         if shown:
             tiles = torch.stack([t for i, j in shown for t in (samples[i], train[j])])  # type: ignore[index]
             save_png(to_pil(grid(tiles, nrow=2)), Path(preview))

@@ -61,9 +61,10 @@ def memorisation(samples_u8: torch.Tensor, train_u8: torch.Tensor | None) -> tup
         return Check("memorisation", "skip", None, "the training folder is not available: pass --data DIR"), []
     if train_u8.shape[0] < 2:
         return Check("memorisation", "skip", None, "fewer than two training images"), []
-    ref = train_u8[torch.randperm(train_u8.shape[0], generator=torch.Generator().manual_seed(0))[:MAX_REFERENCE]]
-    if train_u8.shape[0] <= MAX_REFERENCE:
-        ref = train_u8
+    index = torch.arange(train_u8.shape[0])
+    if train_u8.shape[0] > MAX_REFERENCE:  # a seeded subset: the distances are all-pairs
+        index = torch.randperm(train_u8.shape[0], generator=torch.Generator().manual_seed(0))[:MAX_REFERENCE]
+    ref = train_u8[index]
     small_ref, small_fake = _small(ref), _small(samples_u8)
     scale = small_ref.shape[1] ** 0.5
     among = torch.cdist(small_ref, small_ref) / scale
@@ -72,7 +73,7 @@ def memorisation(samples_u8: torch.Tensor, train_u8: torch.Tensor | None) -> tup
     dist = torch.cdist(small_fake, small_ref) / scale
     nearest, which = dist.min(dim=1)
     bar = COPY_RATIO * typical
-    copies = [(int(i), int(which[i])) for i in torch.argsort(nearest).tolist() if float(nearest[i]) < bar]
+    copies = [(int(i), int(index[which[i]])) for i in torch.argsort(nearest).tolist() if float(nearest[i]) < bar]
     share = len(copies) / samples_u8.shape[0]
     value = {"near_copies": len(copies), "samples": samples_u8.shape[0], "median_nearest": round(float(
         nearest.median()), 4), "training_nn_median": round(typical, 4)}

@@ -138,13 +138,13 @@ def read_header(folder: Path) -> Any:
                              model, progress)
 
 
-def load_weights(folder: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    """The generator's state dict from model.safetensors: exactly the expected keys and shapes, all finite."""
+def load_weights(folder: Path, header: Any, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """The generator's state dict from model.safetensors (whose `header` read_header gave): exactly the expected
+    keys and shapes, all finite."""
     import torch
     from safetensors import safe_open
 
     path = folder / WEIGHTS
-    header = read_header(folder)
     shapes = {k.split(".", 1)[1]: info.shape for k, info in header.tensors.items()}
     if shapes != expected:
         wrong = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dcgan_cli.errors import OptionError
-from dcgan_cli.sampling.keyframes import resolve
+from dcgan_cli.sampling.keyframes import Sha, resolve
 from dcgan_cli.sampling.keys import Term, parse_expression
 from dcgan_cli.sampling.outputs import Output, Target, check_target, parse_target, write_batches
 from dcgan_cli.seeding import MAX_SEED, derive_seed
@@ -56,7 +56,7 @@ class Arithmetic:
         return torch.cat(rows), torch.tensor(cells)
 
 
-def evaluate(terms: str | list[Term], nz: int, checkpoint_sha256: str = "", *, neighbours: int = 8,
+def evaluate(terms: str | list[Term], nz: int, checkpoint_sha256: Sha = "", *, neighbours: int = 8,
              noise: float = 0.25, seed: int = 0) -> Arithmetic:
     """Evaluate an expression ("1,2,3 - 4,5,6 + 7,8,9", seeds or latents files) for a generator of size nz."""
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or not 0 <= neighbours <= MAX_NEIGHBOURS:
@@ -100,7 +100,7 @@ def write_arithmetic(gen: TrainedGenerator, expression: str, outputs: Sequence[O
             if grids[-1].kind == "dir":
                 raise OptionError("output", f"{out}: arithmetic writes one grid .png or a .safetensors file")
             check_target(grids[-1], [], force)
-    done = evaluate(expression, gen.config.nz, gen.sha256, neighbours=neighbours, noise=noise, seed=seed)
+    done = evaluate(expression, gen.config.nz, lambda: gen.sha256, neighbours=neighbours, noise=noise, seed=seed)
     written: list[str] = []
     if grids:
         z, cells = done.layout()

@@ -33,9 +33,10 @@ def read_generator_header(path: Path) -> checkpoint.Header:
     return hf.read_header(path) if hf.is_folder(path) else checkpoint.read_header(path)
 
 
-def raw_generator_weights(path: Path, ema: bool = True) -> tuple[dict[str, torch.Tensor], DCGANConfig]:
-    """G's state dict (the tutorial's key names) and config, from a checkpoint (the EMA G unless `ema` is False or
-    there is none) or an hf folder; validated, finite."""
+def raw_generator_weights(path: Path, ema: bool = True
+                          ) -> tuple[dict[str, torch.Tensor], DCGANConfig, checkpoint.Header]:
+    """G's state dict (the tutorial's key names), config and header, from a checkpoint (the EMA G unless `ema` is
+    False or there is none) or an hf folder; validated, finite. The header is read once."""
     from dcgan_cli.interop import hf
 
     if hf.is_folder(path):
@@ -46,10 +47,11 @@ def raw_generator_weights(path: Path, ema: bool = True) -> tuple[dict[str, torch
             raise CheckpointError(f"{path}: bad model config ({e})") from None
         with torch.device("meta"):
             expected = {k: tuple(v.shape) for k, v in Generator(config).state_dict().items()}
-        return hf.load_weights(path, expected), config
+        return hf.load_weights(path, header, expected), config, header
     ckpt = checkpoint.load(path)
+    assert ckpt.header is not None  # load() sets it
     config = DCGANConfig.from_dict(ckpt.config)  # load() already turned a bad config into CheckpointError
-    return (ckpt.generator_ema if ema and ckpt.generator_ema is not None else ckpt.generator), config
+    return (ckpt.generator_ema if ema and ckpt.generator_ema is not None else ckpt.generator), config, ckpt.header
 
 
 def load_generator(
@@ -59,7 +61,7 @@ def load_generator(
 
     A checkpoint trained with --ema holds an averaged G too; it is used unless `ema` is False.
     """
-    weights, config = raw_generator_weights(path, ema)
+    weights, config, header = raw_generator_weights(path, ema)
     with torch.device("meta"):  # no random init of weights that are replaced at once
         netg = Generator(config)
     try:
@@ -76,7 +78,7 @@ def load_generator(
         netg = netg.to(memory_format=torch.channels_last)
     for p in netg.parameters():
         p.requires_grad_(False)
-    return netg, config, read_generator_header(path)
+    return netg, config, header
 
 
 def check_batch_size(batch_size: int) -> None:

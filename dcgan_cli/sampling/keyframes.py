@@ -9,7 +9,7 @@ works but means something else there, so it is a warning.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -19,9 +19,13 @@ from dcgan_cli.sampling import latents as lat
 from dcgan_cli.sampling.keys import Key
 from dcgan_cli.sampling.latents_file import LatentsFile, pick, read_latents
 
+Sha = str | Callable[[], str]  # the checkpoint's SHA-256, or how to get it: hashed only when a file is read
 
-def check_file_for(file: LatentsFile, nz: int, checkpoint_sha256: str) -> None:
+
+def check_file_for(file: LatentsFile, nz: int, checkpoint_sha256: Sha) -> None:
     """Refuse another nz; warn when the file names another checkpoint than this one."""
+    if callable(checkpoint_sha256):
+        checkpoint_sha256 = checkpoint_sha256()
     if file.nz != nz:
         raise LatentsError(f"{file.path}: latents of size {file.nz} do not fit this generator (nz {nz}); they "
                            "were made for another model: project the images with this checkpoint")
@@ -31,7 +35,7 @@ def check_file_for(file: LatentsFile, nz: int, checkpoint_sha256: str) -> None:
                                    "here differ from the ones it was made from"), stacklevel=3)
 
 
-def resolve(keys: Sequence[Key], nz: int, checkpoint_sha256: str,
+def resolve(keys: Sequence[Key], nz: int, checkpoint_sha256: Sha,
             truncation: float | None = None) -> tuple[torch.Tensor, list[str]]:
     """(K, nz) latents for the keys, in order, and a label for each ('7', 'me.safetensors:2')."""
     lat.check_truncation(truncation)

@@ -118,17 +118,9 @@ def split_index(text: str) -> tuple[str, int | None]:
 
 def is_latents_file(text: str) -> bool:
     """Whether a command-line word names a latents file (as opposed to a checkpoint): by its header, torch-free."""
-    from dcgan_cli.checkpoint import header
-    from dcgan_cli.errors import CheckpointError
+    from dcgan_cli.checkpoint.header import format_of
 
-    name, _ = split_index(text)
-    path = Path(name)
-    if not path.is_file():
-        return False
-    try:
-        return header.read(path)[3].get("format") == LATENTS_FORMAT
-    except CheckpointError:
-        return False
+    return format_of(Path(split_index(text)[0])) == LATENTS_FORMAT
 
 
 def count_latents(keys: Sequence[Key]) -> int:

@@ -21,7 +21,7 @@ import torch
 
 from dcgan_cli import __version__
 from dcgan_cli.checkpoint import header as safetensors_header
-from dcgan_cli.errors import LatentsError, UsageError
+from dcgan_cli.errors import CheckpointError, LatentsError, UsageError
 from dcgan_cli.io.atomic import write_atomic
 from dcgan_cli.sampling.keys import LATENTS_FORMAT
 
@@ -68,9 +68,7 @@ def read_latents(path: str | Path) -> LatentsFile:
         raise UsageError(f"no such latents file: {path}")
     try:
         _, _, tensors, metadata = safetensors_header.read(path, "latents file")
-    except LatentsError:
-        raise
-    except Exception as e:  # the header reader speaks of checkpoints' exit code; same code, our class
+    except CheckpointError as e:  # the header reader's error; the same exit code, as the latents error class
         raise LatentsError(str(e)) from None
     if metadata.get("format") != FORMAT:
         raise LatentsError(f"{path}: not a dcgan latents file (format {metadata.get('format')!r}); "

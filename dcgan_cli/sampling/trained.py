@@ -96,9 +96,7 @@ class TrainedGenerator:
 
     def keyframes(self, keys: Sequence[Keyframe], truncation: float | None = None) -> tuple[torch.Tensor, list[str]]:
         """Latents (K, nz) for seeds and latents files (a whole file, or 'file:i'), and a label for each."""
-        found = as_keys(keys)
-        sha = self.sha256 if any(k.file is not None for k in found) else ""  # hash the file only when it matters
-        return keyframes.resolve(found, self.config.nz, sha, truncation)
+        return keyframes.resolve(as_keys(keys), self.config.nz, lambda: self.sha256, truncation)
 
     def read_latents(self, path: str | Path) -> LatentsFile:
         """A latents file checked for this generator (LatentsError for another nz, a warning for another

@@ -92,15 +92,16 @@ class Trainer:
             self.scoring_backbone = load_backbone("auto", tuple(opts.eval_metrics), str(device))
         # everything is checked: take the run folder (rank 0 writes it) before anything is written there
         with run_lock(rd.path, self.env.is_main), process_group(self.env, device):
-            if not (opts.tensorboard and self.env.is_main):
-                return self._run(model, recipe, length, device, resumed)
-            # purge what a killed run logged after its last save: this invocation logs those steps again
-            board = TensorBoardSink(rd.path, start_step(resumed) + 1 if resumed else 0)
-            self.emit = tee(self.emit, board)
+            board = None
+            if opts.tensorboard and self.env.is_main:
+                # purge what a killed run logged after its last save: this invocation logs those steps again
+                board = TensorBoardSink(rd.path, start_step(resumed) + 1 if resumed else 0)
+                self.emit = tee(self.emit, board)
             try:
                 return self._run(model, recipe, length, device, resumed)
             finally:
-                board.close()
+                if board is not None:
+                    board.close()
 
     def _load_for_resume(self) -> checkpoint.Checkpoint:
         """last.safetensors, or, if something outside dcgan damaged it, the newest kept snapshot that loads."""
