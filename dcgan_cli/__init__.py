@@ -45,13 +45,14 @@ _LAZY = {
     "LatentsFile": "dcgan_cli.sampling.latents_file",
     "read_latents": "dcgan_cli.sampling.latents_file",
     "save_latents": "dcgan_cli.sampling.latents_file",
+    "load_images": "dcgan_cli.data.dataset",
+    "ImageSet": "dcgan_cli.data.dataset",
 }
 
-__all__ = ["CheckpointError", "DCGANConfig", "DataError", "DcganError", "DcganWarning", "DivergedError",
+__all__ = ["CheckpointError", "DCGANConfig", "DataError", "DcganError", "DcganWarning", "DivergedError", "ImageSet",
            "Interrupted", "LatentsError", "LatentsFile", "OptionError", "OutputError", "Projection", "RecipeConflict",
            "TrainOptions", "TrainedGenerator", "UsageError", "__version__", "describe", "doctor", "evaluate", "export",
-           "import_tutorial", "load",
-           "read_latents", "save_latents", "train"]
+           "import_tutorial", "load", "load_images", "read_latents", "save_latents", "train"]
 
 if TYPE_CHECKING:
     from dcgan_cli.checkpoint.describe import describe

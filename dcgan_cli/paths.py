@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from dcgan_cli.errors import OptionError
+from dcgan_cli.io.text import printable
 
 
 def default_cache_dir() -> Path:
@@ -23,9 +24,14 @@ def cache_dir_for(cache_dir: str | Path | None, no_cache: bool) -> Path | None:
     return Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
 
-def require_folder(path: str | Path, field: str) -> Path:
-    """`path` as a Path, or an OptionError naming `field` unless it is an existing folder."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise OptionError(field, f"{'no such folder' if not folder.exists() else 'not a folder'}: {folder}")
-    return folder
+def require_images(path: str | Path, field: str) -> Path:
+    """`path` as a Path, or an OptionError naming `field` unless it is a folder or an archive of images."""
+    from dcgan_cli.data.scan import ARCHIVE_SUFFIXES, is_archive  # standard library only, like this module
+
+    where = Path(path)
+    if not where.exists():
+        raise OptionError(field, f"no such folder or archive: {printable(str(where))}")
+    if not where.is_dir() and not is_archive(where):
+        raise OptionError(field, f"not a folder or an archive ({', '.join(ARCHIVE_SUFFIXES)}): "
+                          f"{printable(str(where))}")
+    return where

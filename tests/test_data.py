@@ -211,9 +211,10 @@ def test_channels_auto(tmp_path) -> None:
 def test_threads_match_serial(tmp_path) -> None:
     paths = [save(tmp_path, f"{i}.png", Image.effect_noise((40 + i, 30), 50)) for i in range(40)]
     paths.append(tmp_path / "missing.png")
-    serial = dict(decode_many(paths, 16, None, WHITE, 10**6, workers=1))
+    serial = dict(decode_many(enumerate(paths), len(paths), 16, None, WHITE, 10**6, workers=1))
     seen: list[int] = []
-    threaded = dict(decode_many(paths, 16, None, WHITE, 10**6, workers=2, on_progress=lambda d, t: seen.append(d)))
+    threaded = dict(decode_many(enumerate(paths), len(paths), 16, None, WHITE, 10**6, workers=2,
+                                on_progress=lambda d, t: seen.append(d)))
     assert sorted(threaded) == list(range(41)) and seen == list(range(1, 42))
     assert all(serial[i] == threaded[i] for i in range(40))
     assert isinstance(threaded[40], SkippedImage) and threaded[40].reason == "vanished"
@@ -247,7 +248,7 @@ def test_cache_hit_miss_and_repair(tmp_path) -> None:
     for i in range(3):
         save(data, f"{i}.png", Image.effect_noise((20, 12), 60).convert("RGB"))
     first = load_images(data, 8, None, cache_dir=cache)
-    files = list((cache / "datasets").glob("*.safetensors"))
+    files = list((cache / "datasets").glob("*.dcgan-images"))
     assert not first.report.from_cache and len(files) == 1
     second = load_images(data, 8, None, cache_dir=cache)
     assert second.report.from_cache and torch.equal(first.images, second.images)
@@ -256,7 +257,7 @@ def test_cache_hit_miss_and_repair(tmp_path) -> None:
     )
     assert not load_images(data, 16, None, cache_dir=cache).report.from_cache  # other settings, other entry
 
-    files[0].write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
+    files[0].write_bytes(b"DCGANIMG" + bytes(56) + b"{garbage")
     repaired = load_images(data, 8, None, cache_dir=cache)
     assert not repaired.report.from_cache and CACHE_UNREADABLE in repaired.report.warnings
     assert torch.equal(repaired.images, first.images)

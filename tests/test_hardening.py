@@ -9,7 +9,9 @@ A: a real decompression bomb never gets decoded.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
+import random
 import resource
 import signal
 import struct
@@ -199,10 +201,10 @@ def test_resume_falls_back_to_the_newest_snapshot(image_dir: Path, tmp_path: Pat
 # --- E: bounded resources ----------------------------------------------------------------------------------
 
 
-def peak_rss_mb(args: list[str]) -> float:
+def peak_rss_mb(args: list[str], env: dict[str, str] | None = None) -> float:
     """Peak resident memory of one `dcgan` child process (its own ru_maxrss, not the test's)."""
     proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, cwd=REPO)
+                            stderr=subprocess.PIPE, cwd=REPO, env={**os.environ, **(env or {})})
     _, status, usage = os.wait4(proc.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read() if proc.stderr else ""
     return usage.ru_maxrss / 1024
@@ -219,21 +221,39 @@ def test_sampling_memory_is_flat_in_n(good: bytes, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_training_memory_is_flat_in_dataset_size(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache", [True, False])
+def test_training_memory_is_flat_in_dataset_size(tmp_path: Path, cache: bool) -> None:
+    """400 vs 6,400 images at 128 px: holding the larger set would add 295 MB; decoding and training add little."""
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = random.Random(0)
+    for k in range(8):  # random pixels: PNG cannot shrink them, so every decode is a real one
+        pixels = bytes(rng.randrange(256) for _ in range(128 * 128 * 3))
+        Image.frombytes("RGB", (128, 128), pixels).save(src / f"{k}.png")
+    sources = sorted(src.iterdir())
+
     def folder(name: str, count: int) -> Path:
-        src = make_images(tmp_path / "src", 1)
-        one = next(src.rglob("*.png"))
         d = tmp_path / name
         d.mkdir()
         for i in range(count):
-            os.link(one, d / f"{i:05d}.png")  # 5,000 files in a second: the scan and the decode are what count
+            os.link(sources[i % len(sources)], d / f"{i:05d}.png")  # thousands of files in a second
         return d
 
-    def run(d: Path) -> float:
-        return peak_rss_mb(["train", str(d), "--out", str(tmp_path / f"run-{d.name}"), *TINY, "--max-steps", "1",
-                            "--no-cache"])
+    tiny = [*TINY[TINY.index("--ngf"):], "--image-size", "128"]
+    runs = itertools.count()
 
-    assert run(folder("large", 5000)) - run(folder("small", 500)) < 50
+    def run(d: Path, fault: str = "") -> float:
+        extra = ["--cache-dir", str(tmp_path / "cache")] if cache else ["--no-cache"]
+        out = tmp_path / f"run-{next(runs)}"
+        return peak_rss_mb(["train", str(d), "--out", str(out), *tiny,
+                            "--max-steps", "2", *extra], env={"DCGAN_FAULT": fault} if fault else None)
+
+    small, large = folder("small", 400), folder("large", 6400)
+    # a child's peak varies by +-30 MB from run to run (thread arenas, import order): the lower of two runs each
+    low_small, low_large = min(run(small), run(small)), min(run(large), run(large))
+    assert low_large - low_small < 48, (low_small, low_large)
+    if cache:  # negative control: the same run holding the decoded set in memory grows by the set's size
+        assert run(large, "in_memory_max:1000000000000") - low_small > 200
 
 
 def test_an_epoch_leaks_no_file_descriptors(image_dir: Path, tmp_path: Path) -> None:

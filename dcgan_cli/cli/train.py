@@ -45,7 +45,8 @@ def _opt(panel: str, help: str, *decls: str, **kw: Any) -> Any:
 
 
 def train(
-    data: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.", show_default=False)],
+    data: Annotated[Path, typer.Argument(help="Folder of images, searched recursively, or a .zip / .tar[.gz|.bz2|.xz] "
+                                             "of them (read without unpacking).", show_default=False)],
     out: Annotated[Path | None, _opt(OUTPUT, "Run folder.  \\[default: runs/<folder name>]", "--out", "-o")] = None,
     resume: Annotated[bool, _opt(LENGTH, "Continue the run in --out from last.safetensors.", "--resume")] = False,
     preset: Annotated[PresetName | None, _opt(RECIPE, "A named recipe: tutorial (the PyTorch tutorial exactly) or "
@@ -121,7 +122,8 @@ def train(
                                  show_default=True)] = _D["workers"],
     cache_dir: Annotated[Path | None, _opt(DATA, "Where decoded datasets are cached.  \\[default: $DCGAN_CACHE_DIR "
                                            "or ~/.cache/dcgan]")] = None,
-    no_cache: Annotated[bool, _opt(DATA, "Decode in memory only; write no cache.", "--no-cache")] = False,
+    no_cache: Annotated[bool, _opt(DATA, "Write no cache: the decoded set is a temp file in the run folder, deleted "
+                                   "at the end.", "--no-cache")] = False,
     max_image_pixels: Annotated[int, _opt(DATA, "Skip images larger than this (decompression bombs).", min=1,
                                           show_default=True)] = _D["max_pixels"],
     sample_every: Annotated[int, _opt(OUTPUT, "Steps between fixed-noise grids.", min=1, show_default=True)]

@@ -24,6 +24,7 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
     import torch
 
     from dcgan_cli.data.dataset import load_images
+    from dcgan_cli.data.scan import is_archive
     from dcgan_cli.doctor.samples import collapse, memorisation
     from dcgan_cli.io.images import grid, save_png, to_pil
     from dcgan_cli.sampling.trained import load
@@ -43,14 +44,14 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
     root = Path(data) if data is not None else recorded_data(path.parent)
     train = None
     note = None
-    if root is not None and root.is_dir():
+    if root is not None and (root.is_dir() or is_archive(root)):
         try:
             train = load_images(root, gen.config.image_size, gen.config.channels, cache_dir=cache_dir_for(None, False),
                                 workers=0).images
         except DataError as e:
             note = f"training images not usable: {e}"
     elif root is not None:
-        note = f"the training folder {root} is not there any more"
+        note = f"the training images {root} are not there any more"
     kimg = next((c.value["kimg"] for c in found if c.name == "too_short" and c.value), None)
     found.append(collapse(samples, train, kimg))
     memo, pairs = memorisation(samples, train)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dcgan_cli.data.store import ImageArray
 from dcgan_cli.doctor.checks import Check
 from dcgan_cli.training.health import COLLAPSE_RATIO, spread
 
@@ -25,7 +26,7 @@ COPY_RATIO = 0.3
 MAX_REFERENCE = 2000
 
 
-def collapse(samples_u8: torch.Tensor, real_u8: torch.Tensor | None, kimg: float | None = None) -> Check:
+def collapse(samples_u8: torch.Tensor, real_u8: ImageArray | None, kimg: float | None = None) -> Check:
     """kimg: images shown so far; under EARLY_KIMG a low spread is only `warn` (every run starts near-constant)."""
     fake = spread(samples_u8.float() / 127.5 - 1)
     reference = spread(real_u8[:256].float() / 127.5 - 1) if real_u8 is not None else None
@@ -55,7 +56,7 @@ def _small(images_u8: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-def memorisation(samples_u8: torch.Tensor, train_u8: torch.Tensor | None) -> tuple[Check, list[tuple[int, int]]]:
+def memorisation(samples_u8: torch.Tensor, train_u8: ImageArray | None) -> tuple[Check, list[tuple[int, int]]]:
     """The check and the (sample, training image) index pairs that are near copies, worst first."""
     if train_u8 is None:
         return Check("memorisation", "skip", None, "the training folder is not available: pass --data DIR"), []

@@ -19,6 +19,7 @@ import torch
 
 from dcgan_cli import checkpoint
 from dcgan_cli.data.dataset import load_images
+from dcgan_cli.data.store import ImageArray
 from dcgan_cli.errors import DataError, OptionError
 from dcgan_cli.metrics import backbones as features
 from dcgan_cli.metrics.backbones import Backbone  # by name: Reference.features shadows the module
@@ -33,7 +34,7 @@ from dcgan_cli.metrics.names import (
     parse_metrics,
 )
 from dcgan_cli.metrics.swd import swd
-from dcgan_cli.paths import cache_dir_for, require_folder
+from dcgan_cli.paths import cache_dir_for, require_images
 from dcgan_cli.seeding import MAX_SEED, derive_seed
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def choose_backbone(requested: str, metrics: Sequence[str]) -> tuple[str | None,
 class Reference:
     """n real images, drawn by seed from a decoded folder, and their features per backbone (computed once)."""
 
-    def __init__(self, images_u8: torch.Tensor, n: int, seed: int, cache_dir: Path | None = None) -> None:
+    def __init__(self, images_u8: ImageArray, n: int, seed: int, cache_dir: Path | None = None) -> None:
         if images_u8.shape[0] < MIN_IMAGES:
             raise DataError(f"only {images_u8.shape[0]} real images; evaluation needs at least {MIN_IMAGES}")
         self.n = min(n, images_u8.shape[0])
@@ -181,7 +182,7 @@ def load_backbone(requested: str, metrics: Sequence[str], device: str = "cpu",
     return features.load(chosen, device, inception_weights if chosen == features.INCEPTION else None), note
 
 
-def make_scorer(images_u8: torch.Tensor, *, n: int, seed: int, metrics: Sequence[str],
+def make_scorer(images_u8: ImageArray, *, n: int, seed: int, metrics: Sequence[str],
                 backbone: Backbone | None, cache_dir: Path | None = None,
                 batch_size: int = 256) -> tuple[Scorer, list[str]]:
     """A scorer against n of these real images, and a note when there are fewer than n."""
@@ -217,7 +218,7 @@ def evaluate(
         raise OptionError("inception_weights", f"no such file: {weights}")
     if weights is not None and backbone == "auto":
         backbone = INCEPTION
-    real_dir = require_folder(real, "real")
+    real_dir = require_images(real, "real")
     path = checkpoint.find(ckpt)
     read_generator_header(path)  # a bad checkpoint fails here, before the backbone or the images are loaded
     cache = cache_dir_for(cache_dir, no_cache)

@@ -76,7 +76,7 @@ class Loop:
         if env.is_main and self.resumed:
             rd.truncate_metrics(self.step)
         elif env.is_main:
-            rd.save_real(self.data.images)
+            rd.save_real(self.data.images[:64])
         scoring = None
         if opts.eval_every is not None and env.is_main:
             scoring = TrainingEval(opts, self.config, self.data, *self.backbone, self.emit,

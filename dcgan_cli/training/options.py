@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dcgan_cli.config import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, is_supported_image_size
+from dcgan_cli.data.scan import ARCHIVE_SUFFIXES
 from dcgan_cli.device import check_device_name
 from dcgan_cli.errors import OptionError
 from dcgan_cli.metrics.names import DEFAULT_TRAINING_METRICS, DEFAULT_TRAINING_N, MAX_N, MIN_IMAGES, parse_metrics
@@ -84,12 +85,19 @@ class TrainOptions:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.out) if self.out is not None else Path("runs") / (Path(self.data).resolve().name or "run")
+        if self.out is not None:
+            return Path(self.out)
+        name = Path(self.data).resolve().name
+        for suffix in ARCHIVE_SUFFIXES:  # photos.tar.gz trains into runs/photos
+            if name.lower().endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                break
+        return Path("runs") / (name or "run")
 
     def validate(self) -> None:
         """Check every value and normalise the forms it accepts (str paths, "20m", a policy list); idempotent."""
         if not isinstance(self.data, (str, Path)) or not str(self.data):
-            raise OptionError("data", f"must be a folder path, got {self.data!r}")
+            raise OptionError("data", f"must be the path of a folder or an archive, got {self.data!r}")
         self.data = Path(self.data)
         self.out = Path(self.out) if self.out is not None else None
         self.eval_dir = Path(self.eval_dir) if self.eval_dir is not None else None

@@ -23,7 +23,7 @@ from dcgan_cli.device import select_device
 from dcgan_cli.errors import CheckpointError, OptionError, UsageError
 from dcgan_cli.metrics.backbones import Backbone
 from dcgan_cli.metrics.evaluate import load_backbone
-from dcgan_cli.paths import cache_dir_for, require_folder
+from dcgan_cli.paths import cache_dir_for, require_images
 from dcgan_cli.training.distributed import DistEnv, barrier, process_group
 from dcgan_cli.training.loop import Loop
 from dcgan_cli.training.options import TrainOptions
@@ -69,9 +69,9 @@ class Trainer:
 
     def run(self) -> Event:
         opts, rd = self.opts, self.run_dir
-        require_folder(opts.data, "data")  # before anything is written
+        require_images(opts.data, "data")  # before anything is written
         if opts.eval_dir is not None:
-            require_folder(opts.eval_dir, "eval_dir")
+            require_images(opts.eval_dir, "eval_dir")
         resumed = None
         if opts.resume:
             if not rd.checkpoint.exists():
@@ -126,8 +126,11 @@ class Trainer:
                 last[0] = now
                 self.emit({"event": "decode", "done": done, "total": total})
 
+        # without a cache, the decoded store is an unlinked temp file in the run folder (on the user's disk; /tmp
+        # is often memory), freed by the kernel when the run ends, however it ends
         return load_images(Path(self.opts.data), model.image_size, model.channels, workers=self.opts.workers,
-                           cache_dir=self.cache_dir, max_pixels=self.opts.max_pixels, on_progress=progress)
+                           cache_dir=self.cache_dir, scratch_dir=self.run_dir.path, max_pixels=self.opts.max_pixels,
+                           on_progress=progress)
 
     def _run(self, model: ModelChoice, recipe: Recipe, length: Length, device: torch.device,
              resumed: checkpoint.Checkpoint | None) -> Event:
@@ -136,15 +139,21 @@ class Trainer:
             for stale in rd.create():
                 self.emit({"event": "warning", "message": f"removed stale temp file {stale.name} from a killed save"})
             rd.record_data(Path(self.opts.data))
-        if env.enabled and self.cache_dir is not None:
-            # rank 0 decodes and fills the cache; the others then read it instead of decoding too
-            if env.is_main:
-                data = self._load_data(model)
-            barrier(env)
-            if not env.is_main:
-                data = self._load_data(model)
-        else:
+        barrier(env)  # the run folder exists before any rank puts a scratch store in it
+        # one process per node (local rank 0) decodes and fills the cache; the others then read it
+        builds = self.cache_dir is None or env.local_rank == 0
+        data = self._load_data(model) if builds else None
+        barrier(env)
+        if data is None:
             data = self._load_data(model)
+        try:
+            return self._train(model, recipe, length, device, resumed, data)
+        finally:
+            data.close()
+
+    def _train(self, model: ModelChoice, recipe: Recipe, length: Length, device: torch.device,
+               resumed: checkpoint.Checkpoint | None, data: ImageSet) -> Event:
+        rd, env = self.run_dir, self.env
         self.emit({"event": "data", **data.report.to_dict()})
         try:
             config = model.config(data.report.channels)
