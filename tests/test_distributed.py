@@ -14,6 +14,7 @@ from dcgan_cli import checkpoint
 from tests.conftest import REPO, TINY, make_images, run_cli
 
 pytestmark = pytest.mark.slow
+UNBATCHED = [a for i, a in enumerate(TINY) if "--batch-size" not in TINY[max(i - 1, 0) : i + 1]]
 
 
 def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
@@ -62,18 +63,42 @@ def test_two_processes_one_run(data: Path, tmp_path: Path) -> None:
 
 
 def test_checkpoints_cross_world_sizes(data: Path, tmp_path: Path) -> None:
-    ddp, single = tmp_path / "ddp", tmp_path / "single"
-    r = torchrun("train", str(data), "--out", str(ddp), *TINY, "--max-steps", "2", "-q")
-    assert r.returncode == 0, r.stderr.decode()[-3000:]
-    r = run_cli("train", str(data), "--out", str(ddp), *TINY, "--max-steps", "4", "--resume", "-q")
-    assert r.returncode == 0, r.stderr
-    assert checkpoint.read_header(ddp / checkpoint.LAST).progress["step"] == 4
-
+    single = tmp_path / "single"
     r = run_cli("train", str(data), "--out", str(single), *TINY, "--max-steps", "2", "-q")
     assert r.returncode == 0, r.stderr
-    r = torchrun("train", str(data), "--out", str(single), *TINY, "--max-steps", "4", "--resume", "-q")
+    # one process at batch 4 is a global batch of 4: two processes carry it on at 2 each
+    r = torchrun("train", str(data), "--out", str(single), *UNBATCHED, "--max-steps", "4", "--resume", "--json")
     assert r.returncode == 0, r.stderr.decode()[-3000:]
+    start = next(e for e in events(r.stdout) if e["event"] == "start")
+    assert start["global_batch"] == 4 and start["options"]["batch_size"] == 2
     assert checkpoint.read_header(single / checkpoint.LAST).progress["step"] == 4
+
+
+def test_the_global_batch_carries_over_to_one_process(tmp_path: Path) -> None:
+    """2 processes at batch 8, resumed by one: a global batch of 16, where a one-process run at 16 would be."""
+    data = make_images(tmp_path / "images", 40)  # 2 global batches of 16 per epoch, 8 images left over
+    ddp, single = tmp_path / "ddp", tmp_path / "single"
+    r = torchrun("train", str(data), "--out", str(ddp), *UNBATCHED, "--batch-size", "8", "--max-steps", "3", "-q")
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    refused = run_cli("train", str(data), "--out", str(ddp), *UNBATCHED, "--batch-size", "8", "--max-steps", "5",
+                      "--resume")
+    assert refused.returncode == 2 and "--batch-size 8 (checkpoint: 16, a global batch of 16 over 1 process)" \
+        in refused.stderr.decode(), refused.stderr
+    r = run_cli("train", str(data), "--out", str(ddp), *UNBATCHED, "--max-steps", "5", "--resume", "--json")
+    assert r.returncode == 0, r.stderr
+    resumed = next(e for e in events(r.stdout) if e["event"] == "start")
+    r = run_cli("train", str(data), "--out", str(single), *UNBATCHED, "--batch-size", "16", "--max-steps", "5",
+                "--json")
+    assert r.returncode == 0, r.stderr
+    fresh = next(e for e in events(r.stdout) if e["event"] == "start")
+    for key in ("global_batch", "steps_per_epoch", "total_steps"):
+        assert resumed[key] == fresh[key], key
+    assert resumed["options"]["batch_size"] == 16 and resumed["start_step"] == 3
+    a, b = (checkpoint.read_header(run / checkpoint.LAST) for run in (ddp, single))
+    assert a.progress == b.progress == {"step": 5, "epoch": 2, "position": 1}  # the same place in the same epoch
+    assert a.json_field("options")["global_batch"] == b.json_field("options")["global_batch"] == 16
+    # the weights differ only where the maths does: BatchNorm saw 8 images per process, not 16, for 3 steps,
+    # and ranks other than 0 drew their own noise (test_ranks_share_out_the_single_process_batches: same images)
 
 
 def test_sync_bn_and_amp_need_cuda(data: Path, tmp_path: Path) -> None:

@@ -154,6 +154,40 @@ def test_import_gives_identical_weights_and_images(tmp_path: Path, tutorial_weig
     assert runner.invoke(app, ["inspect", str(out)]).exit_code == 0
 
 
+def test_train_resumes_from_imported_weights_with_fresh_adam(tmp_path: Path, tutorial_weights) -> None:
+    from conftest import make_images
+
+    from dcgan_cli import checkpoint
+
+    g_path, d_path, _ = tutorial_weights
+    run, data = tmp_path / "run", make_images(tmp_path / "data", 8, size=64)
+    run.mkdir()
+    args = ["train", str(data), "--out", str(run), "--resume", "--batch-size", "4", "--workers", "0", "--no-cache"]
+    assert runner.invoke(app, ["import", str(g_path), "-o", str(run / "last.safetensors")]).exit_code == 0
+    g_only = runner.invoke(app, [*args, "--max-steps", "2"])
+    assert g_only.exit_code == 4 and "import again with --netd NETD.pth" in g_only.stderr, g_only.stderr
+    assert runner.invoke(app, ["import", str(g_path), "--netd", str(d_path), "-o", str(run / "last.safetensors"),
+                               "--force"]).exit_code == 0
+    info = json.loads(runner.invoke(app, ["inspect", str(run / "last.safetensors"), "--json"]).stdout)
+    assert info["can_resume"] is True and info["imported"] is True
+    other = runner.invoke(app, [*args, "--max-steps", "2", "--ngf", "16"])
+    assert other.exit_code == 2 and "--ngf 16 (checkpoint: 8)" in other.stderr, other.stderr
+    imported = checkpoint.load(run / "last.safetensors", for_resume=True)
+    r = runner.invoke(app, [*args, "--max-steps", "2", "--lr", "0.0001"])  # no recipe to keep: options apply
+    assert r.exit_code == 0, r.stderr
+    assert "continuing from imported weights: Adam states and random streams start fresh" in r.stderr
+    trained = checkpoint.load(run / "last.safetensors", for_resume=True)
+    assert trained.progress["step"] == 2 and trained.opt_g is not None and trained.options["lr_g"] == 1e-4
+    assert trained.options["preset"] == "tutorial" and not trained.options.get("imported")
+    assert trained.discriminator is not None and imported.discriminator is not None
+    # two Adam steps of 1e-4 from the imported weights, not from a fresh initialisation (N(0, 0.02))
+    moved = max((trained.discriminator[k] - v).abs().max().item() for k, v in imported.discriminator.items()
+                if v.is_floating_point() and k.endswith("weight"))
+    assert 0 < moved < 1e-3
+    again = runner.invoke(app, [*args, "--max-steps", "3"])  # now a run of ours: a plain, bit-exact resume
+    assert again.exit_code == 0 and "imported" not in again.stderr, again.stderr
+
+
 def hostile_pth(kind: str, tmp_path: Path, pwned: Path, good: bytes) -> bytes:
     if kind == "payload":
         return pickle.dumps({"main.0.weight": Evil(pwned)})

@@ -63,6 +63,7 @@ def describe(path: Path) -> dict[str, Any]:
         "dataset_fingerprint": dataset.get("fingerprint") if isinstance(dataset, dict) else None,
         "parameters": {"G": parameter_count(header.tensors, "G."), "D": parameter_count(header.tensors, "D.")},
         "can_resume": header.can_resume,
+        "imported": header.imported,
         "ema": header.has_ema,
         "file_size": header.file_size,
         "header_bytes": header.header_bytes,

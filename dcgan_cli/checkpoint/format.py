@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcgan_cli import __version__, faults
 from dcgan_cli.checkpoint import header as safetensors_header
+from dcgan_cli.checkpoint import optimizer_state
 from dcgan_cli.checkpoint.header import TensorInfo
 from dcgan_cli.errors import CheckpointError, DivergedError
 from dcgan_cli.io.atomic import atomic_path
@@ -47,7 +48,7 @@ class Header:
     progress: dict[str, Any]
 
     def json_field(self, key: str) -> Any:
-        return _json_metadata(self.metadata, key, required=False)
+        return safetensors_header.json_metadata(self.metadata, key, required=False)
 
     @property
     def has_ema(self) -> bool:
@@ -55,7 +56,15 @@ class Header:
         return any(n.startswith("G_ema.") for n in self.tensors)
 
     @property
+    def imported(self) -> bool:
+        """Converted by `dcgan import` from another tool's weights: no optimizer or RNG state of ours in it."""
+        options = self.json_field("options")
+        return isinstance(options, dict) and bool(options.get("imported"))
+
+    @property
     def can_resume(self) -> bool:
+        if self.imported:  # with its D, training goes on from fresh Adam states and random streams
+            return any(n.startswith("D.") for n in self.tensors)
         # Adam has no per-parameter state before its first step, so optimizers are judged by their groups.
         has_tensors = all(any(n.startswith(p) for n in self.tensors) for p in RESUME_TENSORS)
         return has_tensors and all(k in self.metadata for k in RESUME_METADATA)
@@ -77,6 +86,7 @@ class Checkpoint:
     progress: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
+    scalers: dict[str, dict[str, Any]] | None = None  # float16 --amp: each loss scaler's state, "d" and "g"
 
 
 def read_header(path: Path) -> Header:
@@ -98,8 +108,8 @@ def read_header(path: Path) -> Header:
         )
     if version < 1:
         raise CheckpointError(f"{path}: bad format_version {version}")
-    config = _json_metadata(metadata, "config", path=path)
-    progress = _json_metadata(metadata, "progress", path=path)
+    config = safetensors_header.json_metadata(metadata, "config", path=path)
+    progress = safetensors_header.json_metadata(metadata, "progress", path=path)
     if not isinstance(config, dict) or not isinstance(progress, dict):
         raise CheckpointError(f"{path}: metadata 'config' and 'progress' must be JSON objects")
     if not all(type(progress.get(k)) is int and progress[k] >= 0 for k in ("step", "epoch", "position")):
@@ -107,33 +117,7 @@ def read_header(path: Path) -> Header:
     return Header(path, size, n, metadata, tensors, config, progress)
 
 
-def _json_metadata(metadata: dict[str, str], key: str, *, path: Path | None = None, required: bool = True) -> Any:
-    if key not in metadata:
-        if required:
-            raise CheckpointError(f"{path}: metadata key {key!r} missing")
-        return None
-    try:
-        return json.loads(metadata[key])
-    except ValueError:
-        raise CheckpointError(f"{path}: metadata {key!r} is not valid JSON") from None
-
-
 # --- writing -------------------------------------------------------------------------------------------
-
-
-def _flatten_optimizer(prefix: str, state: dict[str, Any], tensors: dict[str, Any], meta: dict[str, str]) -> None:
-    import torch
-
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, per_param in state["state"].items():
-        for name, value in per_param.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{prefix}.state.{idx}.{name}"] = value.detach().cpu().contiguous()
-            else:
-                scalars.setdefault(str(idx), {})[name] = value
-    meta[f"{prefix}.param_groups"] = json.dumps(state["param_groups"])
-    if scalars:
-        meta[f"{prefix}.scalars"] = json.dumps(scalars)
 
 
 def encode(ckpt: Checkpoint) -> bytes:
@@ -156,10 +140,12 @@ def encode(ckpt: Checkpoint) -> bytes:
         "dataset": json.dumps(ckpt.dataset, sort_keys=True),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if ckpt.scalers is not None:
+        meta["scalers"] = json.dumps(ckpt.scalers, sort_keys=True)
     if ckpt.opt_g is not None:
-        _flatten_optimizer("optG", ckpt.opt_g, tensors, meta)
+        optimizer_state.flatten("optG", ckpt.opt_g, tensors, meta)
     if ckpt.opt_d is not None:
-        _flatten_optimizer("optD", ckpt.opt_d, tensors, meta)
+        optimizer_state.flatten("optD", ckpt.opt_d, tensors, meta)
     for name, state in ckpt.rng.items():
         tensors[f"rng.{name}"] = state.detach().cpu().contiguous()
     if ckpt.fixed_noise is not None:
@@ -200,10 +186,12 @@ def clean_stale_temps(folder: Path) -> list[Path]:
 # --- loading -------------------------------------------------------------------------------------------
 
 
-def load(path: Path, *, for_resume: bool = False, discriminator: bool = False) -> Checkpoint:
+def load(path: Path, *, for_resume: bool = False, discriminator: bool = False, generator: bool = True
+         ) -> Checkpoint:
     """Validate everything that can be validated without tensors, then read tensors with safetensors.
 
-    G (and G_ema) always; D too with `discriminator` (projection's feature loss), everything with `for_resume`.
+    G (and G_ema) unless `generator` is False; D too with `discriminator` (projection's feature loss, the
+    doctor's feature space), everything with `for_resume`.
     """
     import torch
     from safetensors import safe_open
@@ -216,6 +204,9 @@ def load(path: Path, *, for_resume: bool = False, discriminator: bool = False) -
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: bad model config in metadata ({e})") from None
     if for_resume and not header.can_resume:
+        if header.imported:
+            raise CheckpointError(f"{path}: imported without a discriminator; to train on from it, import again "
+                                  "with --netd NETD.pth")
         raise CheckpointError(f"{path}: holds no training state (D, optimizers, RNG); it cannot resume training")
     with torch.device("meta"):  # shapes only: no memory, no random init
         expected = {f"G.{k}": tuple(v.shape) for k, v in Generator(config).state_dict().items()}
@@ -224,7 +215,7 @@ def load(path: Path, *, for_resume: bool = False, discriminator: bool = False) -
         if any(n.startswith("D.") for n in header.tensors):
             expected.update({f"D.{k}": tuple(v.shape) for k, v in Discriminator(config).state_dict().items()})
     _check_shapes(path, header, expected)
-    parts = ("G.", "G_ema.", "D.") if discriminator else ("G.", "G_ema.")
+    parts = (("G.", "G_ema.") if generator else ()) + (("D.",) if discriminator else ())
     wanted = [n for n in header.tensors if for_resume or n.startswith(parts)]
     tensors: dict[str, torch.Tensor] = {}
     try:
@@ -256,10 +247,16 @@ def load(path: Path, *, for_resume: bool = False, discriminator: bool = False) -
         ckpt.discriminator = group("D.") or None
     if for_resume:
         ckpt.discriminator = group("D.")
-        ckpt.opt_g = _unflatten_optimizer(path, header, "optG", group("optG.state."))
-        ckpt.opt_d = _unflatten_optimizer(path, header, "optD", group("optD.state."))
+    if for_resume and not header.imported:  # an imported checkpoint has no state beyond the weights
+        ckpt.opt_g = optimizer_state.unflatten(path, header.metadata, "optG", group("optG.state."))
+        ckpt.opt_d = optimizer_state.unflatten(path, header.metadata, "optD", group("optD.state."))
         ckpt.rng = group("rng.")
         ckpt.fixed_noise = tensors.get("fixed_noise")
+        scalers = header.json_field("scalers")
+        if scalers is not None and not (isinstance(scalers, dict) and set(scalers) == {"d", "g"} and all(
+                isinstance(v, dict) for v in scalers.values())):
+            raise CheckpointError(f"{path}: corrupt loss scaler state")
+        ckpt.scalers = scalers
     return ckpt
 
 
@@ -276,23 +273,3 @@ def _check_shapes(path: Path, header: Header, expected: dict[str, tuple[int, ...
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         raise CheckpointError(f"{path}: does not match its model config: {'; '.join(problems[:3])}{more}")
-
-
-def _unflatten_optimizer(path: Path, header: Header, prefix: str, flat: dict[str, Any]) -> dict[str, Any]:
-    groups = _json_metadata(header.metadata, f"{prefix}.param_groups", path=path)
-    scalars = _json_metadata(header.metadata, f"{prefix}.scalars", path=path, required=False) or {}
-    state: dict[int, dict[str, Any]] = {}
-    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups) or not isinstance(scalars, dict):
-        raise CheckpointError(f"{path}: corrupt optimizer state ({prefix})")
-    try:
-        for key, tensor in flat.items():
-            idx, name = key.split(".", 1)
-            state.setdefault(int(idx), {})[name] = tensor
-        for idx, values in scalars.items():
-            state.setdefault(int(idx), {}).update(values)
-        for g in groups:
-            if "betas" in g:
-                g["betas"] = tuple(g["betas"])
-    except (ValueError, TypeError, KeyError):
-        raise CheckpointError(f"{path}: corrupt optimizer state ({prefix})") from None
-    return {"state": state, "param_groups": groups}

@@ -129,3 +129,15 @@ def format_of(path: Path) -> str | None:
         return read(path)[3].get("format")
     except CheckpointError:
         return None
+
+
+def json_metadata(metadata: dict[str, str], key: str, *, path: Path | None = None, required: bool = True) -> Any:
+    """The JSON value of a metadata entry (safetensors allows only str -> str there), or CheckpointError."""
+    if key not in metadata:
+        if required:
+            raise CheckpointError(f"{path}: metadata key {key!r} missing")
+        return None
+    try:
+        return json.loads(metadata[key])
+    except ValueError:
+        raise CheckpointError(f"{path}: metadata {key!r} is not valid JSON") from None

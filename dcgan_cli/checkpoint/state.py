@@ -15,9 +15,11 @@ from dcgan_cli.errors import CheckpointError
 def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Module,
             opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, noise: torch.Generator,
             fixed_noise: torch.Tensor, progress: dict[str, int], options: dict[str, Any], dataset: dict[str, Any],
-            ema: torch.nn.Module | None = None, streams: dict[str, torch.Generator] | None = None) -> Checkpoint:
+            ema: torch.nn.Module | None = None, streams: dict[str, torch.Generator] | None = None,
+            scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler] | None = None) -> Checkpoint:
     """Everything a resumed run needs to continue bit for bit (tensors are referenced, not copied). `streams` are
-    the random generators besides the noise (DiffAugment's, the mirror's), saved as rng.NAME."""
+    the random generators besides the noise (DiffAugment's, the mirror's), saved as rng.NAME; `scalers` the
+    float16 loss scalers of D and G (their scale and growth tracker decide which steps are skipped)."""
     return Checkpoint(
         config=config,
         generator=netg.state_dict(),
@@ -30,6 +32,7 @@ def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Mod
         progress=progress,
         options=options,
         dataset=dataset,
+        scalers={"d": scalers[0].state_dict(), "g": scalers[1].state_dict()} if scalers else None,
     )
 
 
@@ -38,6 +41,7 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
             ema: torch.nn.Module | None = None, streams: dict[str, torch.Generator] | None = None
             ) -> torch.Tensor | None:
     """Put a resumable checkpoint into fresh modules, optimizers and noise generator; returns its fixed noise.
+    An imported checkpoint (no optimizer or RNG state) fills the modules only.
 
     Anything that does not fit (a state dict for other shapes, optimizer groups of another size, an RNG state
     of the wrong length) is a CheckpointError, not a stack trace from deep inside torch.
@@ -46,9 +50,10 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
     try:
         netg.load_state_dict(ckpt.generator)
         netd.load_state_dict(ckpt.discriminator or {})
-        opt_g.load_state_dict(ckpt.opt_g or {})
-        opt_d.load_state_dict(ckpt.opt_d or {})
-        if rng:
+        if ckpt.opt_g is not None and ckpt.opt_d is not None:  # None: imported weights, fresh Adam states
+            opt_g.load_state_dict(ckpt.opt_g)
+            opt_d.load_state_dict(ckpt.opt_d)
+        if rng and ckpt.rng:  # empty: imported weights, the streams start from the recipe's seed
             noise.set_state(ckpt.rng["noise"])
             for name, gen in (streams or {}).items():
                 gen.set_state(ckpt.rng[name])
@@ -63,3 +68,17 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
     if fixed is not None and (fixed.dim() != 4 or tuple(fixed.shape[1:]) != (ckpt.config["nz"], 1, 1)):
         raise CheckpointError(f"{path}: fixed_noise has shape {list(fixed.shape)}, expected [N, nz, 1, 1]")
     return fixed
+
+
+def restore_scalers(ckpt: Checkpoint, scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler]) -> bool:
+    """Put the checkpoint's loss scaler states into fresh scalers; False when it has none (not a float16 run,
+    or written before they were recorded: the scalers then start again from their initial scale)."""
+    if not ckpt.scalers:
+        return False
+    try:
+        scalers[0].load_state_dict(ckpt.scalers["d"])
+        scalers[1].load_state_dict(ckpt.scalers["g"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        path = ckpt.header.path if ckpt.header else "checkpoint"
+        raise CheckpointError(f"{path}: loss scaler state does not fit ({e})") from None
+    return True

@@ -77,7 +77,8 @@ def render(info: dict[str, Any], console: Console) -> None:
         ("dataset", _text(info["dataset"])),
         ("parameters", f"G {params['G']:,}  D {params['D']:,}"),
         ("EMA generator", "yes (sample uses it)" if info["ema"] else "no"),
-        ("can resume", "yes" if info["can_resume"] else "no (generator only: sampling works, training cannot resume)"),
+        ("can resume", ("yes, from fresh Adam states (imported weights)" if info["imported"] else "yes")
+         if info["can_resume"] else "no (generator only: sampling works, training cannot resume)"),
         ("file size", f"{_size(info['file_size'])} ({info['file_size']:,} bytes, header {info['header_bytes']:,})"),
         ("sha256", info["sha256"]),
     ]

@@ -15,6 +15,13 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=generator)
 
 
+def batch_indices(perm: torch.Tensor, position: int, rank: int, world_size: int, batch: int) -> torch.Tensor:
+    """One rank's share of global batch `position` of an epoch: ranks take consecutive slices, so N processes at
+    batch B see exactly the images one process sees at batch N x B, step for step."""
+    first = (position * world_size + rank) * batch
+    return perm[first : first + batch]
+
+
 def to_model_input(batch_u8: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
     """uint8 (N, C, S, S) -> float32 in [-1, 1] on device; copied as uint8 so the transfer is 4x smaller."""
     if batch_u8.dtype != torch.uint8:

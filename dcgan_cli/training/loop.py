@@ -20,7 +20,7 @@ import torch
 from dcgan_cli import checkpoint, faults
 from dcgan_cli.checkpoint.state import capture
 from dcgan_cli.config import DCGANConfig
-from dcgan_cli.data.batches import epoch_permutation, to_model_input
+from dcgan_cli.data.batches import batch_indices, epoch_permutation, to_model_input
 from dcgan_cli.data.dataset import ImageSet
 from dcgan_cli.errors import DivergedError, Interrupted
 from dcgan_cli.metrics.backbones import Backbone
@@ -57,17 +57,16 @@ class Loop:
         self.epochs = length.epochs
         self.total = length.steps(self.per_epoch, batch * env.world_size)
         progress = dict(resumed.progress) if resumed else {"step": 0, "epoch": 0, "position": 0}
+        # the global batch is kept on resume (recipe.resolve), so the position in global batches carries over as is
         self.step, self.epoch, position = progress["step"], progress["epoch"], progress["position"]
-        old_world = int((resumed.options if resumed else {}).get("world_size", 1))
-        if old_world != env.world_size:  # same images seen so far, counted in the new global batches
-            position = position * old_world // env.world_size
         if position >= self.per_epoch:
             self.epoch, position = self.epoch + 1, 0
         self.position = position
         self.options = {**recipe.to_dict(), **length.to_dict(), "channels_last": self.state.channels_last,
                         "compile": opts.compile,
                         "sample_every": opts.sample_every, "save_every": opts.save_every,
-                        "world_size": env.world_size, "amp": opts.amp, "sync_bn": opts.sync_bn}
+                        "world_size": env.world_size, "global_batch": batch * env.world_size, "amp": opts.amp,
+                        "sync_bn": opts.sync_bn}
         self.bad = torch.zeros((), dtype=torch.bool, device=device)  # a non-finite step between host syncs
         self.best = BestKeeper(run_dir.path, emit) if opts.keep_best and env.is_main else None
 
@@ -75,7 +74,7 @@ class Loop:
         opts, rd, env, st = self.opts, self.rd, self.env, self.state
         if env.is_main and self.resumed:
             rd.truncate_metrics(self.step)
-        elif env.is_main:
+        if env.is_main and not rd.real_png.exists():  # a run resumed from imported weights has none yet
             rd.save_real(self.data.images[:64])
         scoring = None
         if opts.eval_every is not None and env.is_main:
@@ -102,9 +101,8 @@ class Loop:
                 perm = epoch_permutation(n, self.recipe.seed, self.epoch)
                 t_epoch = time.perf_counter()
                 while self.position < self.per_epoch and self.step < self.total and not stopping and not timed_out:
-                    first = (self.position * env.world_size + env.rank) * batch
-                    real = to_model_input(self.data.images[perm[first : first + batch]], self.device,
-                                          st.channels_last)
+                    mine = batch_indices(perm, self.position, env.rank, env.world_size, batch)
+                    real = to_model_input(self.data.images[mine], self.device, st.channels_last)
                     if st.mirror is not None:  # each real image flipped left-right with probability 1/2
                         flip = (torch.rand(batch, generator=st.mirror) < 0.5).to(self.device).view(-1, 1, 1, 1)
                         real = torch.where(flip, real.flip(3), real)
@@ -198,6 +196,7 @@ class Loop:
         st = self.state
         return capture(config=self.config.to_dict(), netg=st.raw.netg, netd=st.raw.netd, opt_g=st.raw.opt_g,
                        opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
+                       scalers=st.fast.scalers,
                        progress={"step": self.step, "epoch": self.epoch, "position": self.position,
                                  **(extra_progress or {})},
                        options=self.options,

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from dcgan_cli.config import DCGANConfig
-from dcgan_cli.errors import RecipeConflict
+from dcgan_cli.errors import RecipeConflict, UsageError
 from dcgan_cli.training.options import TrainOptions
 from dcgan_cli.training.presets import DEFAULT_PRESET, PRESETS
 
@@ -95,12 +95,26 @@ def _requested(opts: TrainOptions) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
-            stored_options: dict[str, Any] | None = None) -> tuple[ModelChoice, Recipe, Length]:
+            stored_options: dict[str, Any] | None = None, world_size: int = 1) -> tuple[ModelChoice, Recipe, Length]:
     """Model, recipe and length: the checkpoint's when resuming (`stored_*` from its metadata; a conflicting option is
-    a RecipeConflict; length options may change), else the options over their preset."""
+    a RecipeConflict; length options may change), else the options over their preset.
+
+    `batch_size` is per process, but the recipe is the global batch (per process x `world_size`): a resume under
+    another world size keeps the checkpoint's global batch, so its per-process batch is that divided by the new
+    world size, and a `batch_size` that would change the global batch is a conflict like any other."""
     model_req, recipe_req = _requested(opts)
     length_req = Length(opts.epochs, opts.max_steps, opts.kimg)
     given_length = length_req != Length()
+    if stored_config is not None and (stored_options or {}).get("imported"):
+        # weights from another tool and no recipe of ours: the options over a preset (the tutorial's unless one
+        # is named), as for a new run; only the model is the file's
+        as_new = dataclasses.replace(opts, preset=opts.preset or LEGACY_PRESET)
+        _, new_recipe, new_length = resolve(as_new, world_size=world_size)
+        stored_model = {k: stored_config.get(k, getattr(ModelChoice(), k)) for k in _MODEL}
+        conflicts = [(k, v, stored_model[k]) for k, v in model_req.items() if v is not None and v != stored_model[k]]
+        if conflicts:
+            raise RecipeConflict(conflicts)
+        return ModelChoice(**stored_model), new_recipe, new_length
     if stored_config is None:
         preset = PRESETS[opts.preset or DEFAULT_PRESET]
         model = {**preset.model, **{k: v for k, v in model_req.items() if v is not None}}
@@ -113,6 +127,12 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
         stored.setdefault("lr_g", stored["lr"])
     defaults_model, defaults_recipe = ModelChoice(), Recipe()
     stored_recipe = {k: stored.get(k, getattr(defaults_recipe, k)) for k in [*_RECIPE, "preset"]}
+    stored_world = int(stored.get("world_size", 1))
+    global_batch = int(stored.get("global_batch", stored_recipe["batch_size"] * stored_world))
+    if global_batch % world_size:
+        raise UsageError(f"the checkpoint's global batch of {global_batch} cannot be shared by {world_size} "
+                         "processes: resume with a number of processes that divides it")
+    stored_recipe["batch_size"] = global_batch // world_size
     # optional config keys (spectral_norm) may be absent from older checkpoints
     stored_model = {k: stored_config.get(k, getattr(defaults_model, k)) for k in _MODEL}
     recipe_req["preset"] = opts.preset
@@ -124,6 +144,10 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
         conflicts = [c for c in conflicts if c not in from_lr] + [
             ("lr", opts.lr, stored_lr.pop() if len(stored_lr) == 1 else f"D {stored_recipe['lr_d']}, G "
              f"{stored_recipe['lr_g']}")]
+    if world_size != stored_world or world_size > 1:  # say what the per-process number stands for
+        conflicts = [(k, v, f"{have}, a global batch of {global_batch} over {world_size} process"
+                      f"{'es' if world_size > 1 else ''}") if k == "batch_size" else (k, v, have)
+                     for k, v, have in conflicts]
     if conflicts:
         raise RecipeConflict(conflicts)
     stored_length = Length(**{k: stored.get(k) for k in ("epochs", "max_steps", "kimg")})

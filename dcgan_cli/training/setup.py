@@ -16,7 +16,7 @@ from typing import cast
 import torch
 
 from dcgan_cli import checkpoint, faults
-from dcgan_cli.checkpoint.state import restore
+from dcgan_cli.checkpoint.state import restore, restore_scalers
 from dcgan_cli.config import DCGANConfig
 from dcgan_cli.model import Generator, build_models
 from dcgan_cli.seeding import derive_seed
@@ -91,6 +91,8 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
         bf16 = torch.cuda.is_bf16_supported()
         fast.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         fast.scalers = None if bf16 else (torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda"))
+        if fast.scalers is not None and resumed is not None:
+            restore_scalers(resumed, fast.scalers)  # else a float16 resume would skip other steps than the run
     if opts.compile:
         # torch.compile's stub returns a plain callable; given a Module it returns a Module (OptimizedModule)
         fast.netg = cast(torch.nn.Module, torch.compile(fast.netg))

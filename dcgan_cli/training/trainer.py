@@ -77,11 +77,15 @@ class Trainer:
             if not rd.checkpoint.exists():
                 raise UsageError(f"nothing to resume: {rd.checkpoint} does not exist")
             resumed = self._load_for_resume()
+            if resumed.header is not None and resumed.header.imported:
+                self.emit({"event": "warning", "message": "continuing from imported weights: Adam states and random "
+                           "streams start fresh (the imported file has none), so this is not the original run "
+                           "carried on bit for bit"})
         elif rd.checkpoint.exists():
             raise OptionError("out", f"{rd.path} already holds a run; continue it with <resume>, or choose another "
                               "<out>")
         model, recipe, length = resolve(opts, resumed.config if resumed else None,
-                                        resumed.options if resumed else None)
+                                        resumed.options if resumed else None, self.env.world_size)
         device = self.env.device(select_device(opts.device))
         if (opts.amp or opts.sync_bn) and device.type != "cuda":
             field = "amp" if opts.amp else "sync_bn"
