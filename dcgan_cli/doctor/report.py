@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dcgan_cli import checkpoint
 from dcgan_cli.doctor import checks
 from dcgan_cli.doctor.history import read_history
 from dcgan_cli.errors import DataError
 from dcgan_cli.paths import cache_dir_for
+
+if TYPE_CHECKING:
+    from dcgan_cli.doctor.samples import Embed
+    from dcgan_cli.sampling.trained import TrainedGenerator
 
 STATUSES = ("ok", "warn", "fail", "skip")
 RUN_FILE = "run.json"  # training/rundir.py writes it: {"data": "/abs/path"}
@@ -54,7 +58,7 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
         note = f"the training images {root} are not there any more"
     kimg = next((c.value["kimg"] for c in found if c.name == "too_short" and c.value), None)
     found.append(collapse(samples, train, kimg))
-    memo, pairs = memorisation(samples, train)
+    memo, pairs = memorisation(samples, train, _d_embedding(gen) if train is not None else None)
     if note and memo.status == "skip":
         memo.detail = note
     found.append(memo)
@@ -70,6 +74,26 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
             "failed": counts["fail"] > 0, "metrics_rows": len(history.rows), "metrics_skipped": history.skipped,
             "data": None if train is None else str(root), "preview": written,
             "pairs": [{"sample_seed": i, "training_index": j} for i, j in pairs[:8]]}
+
+
+def _d_embedding(gen: TrainedGenerator) -> Embed | None:
+    """uint8 images -> the checkpoint's D features (last hidden layer, normalised per position), or None without
+    a D (an hf folder, a generator-only checkpoint)."""
+    import torch
+
+    from dcgan_cli.projection.features import DFeatures, normalise
+
+    netd = gen.discriminator()
+    if netd is None:
+        return None
+    features = DFeatures(netd)
+
+    def embed(images_u8: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([normalise(features(chunk.to(gen.device).float() / 127.5 - 1))[-1].flatten(1).cpu()
+                              for chunk in images_u8.split(256)])
+
+    return embed
 
 
 def recorded_data(run_dir: Path) -> Path | None:

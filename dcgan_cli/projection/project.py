@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from PIL import Image
 
-from dcgan_cli import checkpoint
 from dcgan_cli.errors import OptionError
 from dcgan_cli.io.images import grid, to_pil
-from dcgan_cli.projection.features import DFeatures, distance, load_discriminator, normalise
+from dcgan_cli.projection.features import DFeatures, distance, normalise
 from dcgan_cli.projection.targets import load_targets
 from dcgan_cli.sampling.latents_file import save_latents
 from dcgan_cli.seeding import MAX_SEED, derive_seed
@@ -107,8 +106,7 @@ def project(gen: TrainedGenerator, images: Sequence[str | Path | Image.Image], *
     check_settings(steps, restarts, lr, feature_weight, prior_weight, batch_size, seed)
     config = gen.config
     targets, names = load_targets(images, config.image_size, config.channels)
-    netd = None if gen.path.is_dir() else \
-        load_discriminator(checkpoint.load(gen.path, discriminator=True), config, gen.device)  # hf: G only
+    netd = gen.discriminator()
     features = DFeatures(netd) if netd is not None and feature_weight > 0 else None
     objective = _Objective(gen.module, features, feature_weight, prior_weight)
     found, losses = [], []

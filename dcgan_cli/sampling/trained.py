@@ -38,6 +38,7 @@ from dcgan_cli.sampling.outputs import (
 from dcgan_cli.sampling.seeds import check_seeds
 
 if TYPE_CHECKING:
+    from dcgan_cli.model import Discriminator
     from dcgan_cli.projection.project import Projection
 
 Keyframe = int | str | Path | Key  # a seed, or a latents file ('me.safetensors', 'me.safetensors:2')
@@ -72,6 +73,16 @@ class TrainedGenerator:
             recorded = read_config(self.path).get("checkpoint_sha256")
             return recorded if isinstance(recorded, str) else ""
         return checkpoint.fingerprint(self.path)
+
+    def discriminator(self) -> Discriminator | None:
+        """The checkpoint's D (eval mode, frozen, on this device), read on demand and G not again: projection's
+        perceptual loss and the doctor's feature space use it. None for an hf folder or a G-only checkpoint."""
+        if self.path.is_dir():
+            return None
+        from dcgan_cli.projection.features import load_discriminator
+
+        ckpt = checkpoint.load(self.path, discriminator=True, generator=False)
+        return load_discriminator(ckpt, self.config, self.device)
 
     # --- latents and images ------------------------------------------------------------------------------
 
