@@ -46,12 +46,12 @@ def scan_archive(path: Path, limits: ArchiveLimits = ArchiveLimits()) -> Scan:
 def read_members(path: Path, scan: Scan, limits: ArchiveLimits = ArchiveLimits()
                  ) -> Iterator[tuple[int, bytes | SkippedImage]]:
     """(index into scan.images, the member's bytes or why it is skipped), in the order reading is cheapest."""
-    index = {entry.fspath: k for k, entry in enumerate(scan.images)}
     if path.name.lower().endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
             for k, entry in enumerate(scan.images):
                 yield k, _bounded(archive.open, entry.fspath, limits)
         return
+    index = {entry.fspath: k for k, entry in enumerate(scan.images)}
     with tarfile.open(path, "r:*") as archive:
         # one pass in archive order: random access into a compressed tar would decompress from the start each time
         while (member := archive.next()) is not None:

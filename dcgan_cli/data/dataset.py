@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import struct
 import tempfile
 import time
 from collections import defaultdict
@@ -25,14 +24,14 @@ from dcgan_cli.data.archive import ArchiveLimits, read_members, scan_archive
 from dcgan_cli.data.decode import PIPELINE_VERSION, Decoded, SkippedImage, Source, decode_many
 from dcgan_cli.data.report import DataReport
 from dcgan_cli.data.scan import IMAGE_EXTENSIONS, Scan, is_archive, scan_folder
-from dcgan_cli.data.store import STORE_FORMAT, DiskImages, ImageArray, StoreWriter, read_header
+from dcgan_cli.data.store import STORE_FORMAT, DiskImages, ImageArray, StoreWriter, open_store
 from dcgan_cli.errors import DataError, OutputError
 from dcgan_cli.io.atomic import atomic_path, fsync_dir
 from dcgan_cli.io.text import printable
 from dcgan_cli.paths import require_images
 
 CACHE_UNREADABLE = "cache unreadable (rebuilt)"
-IN_MEMORY_MAX_BYTES = 256 << 20  # a decoded set up to this size is held in memory (benchmarks/RESULTS-data.md)
+IN_MEMORY_MAX_BYTES = 256 << 20  # a decoded set up to this size is held in memory (benchmarks/RESULTS.md)
 
 
 @dataclass
@@ -81,21 +80,15 @@ def load_images(
 
     if cache_path is not None and cache_path.exists():
         try:
-            fd = os.open(cache_path, os.O_RDONLY)
-        except OSError:
-            fd = -1
-        try:
-            shape, report = read_header(fd, key, image_size)
-        except (OSError, ValueError, KeyError, TypeError, struct.error):  # damage just means "decode again"
-            if fd >= 0:
-                os.close(fd)
+            cached, report = open_store(cache_path, key, image_size)
+        except (OSError, ValueError):  # damage just means "decode again"
             cache_notes[CACHE_UNREADABLE].append(printable(str(cache_path)))
         else:
             report.root, report.from_cache = printable(str(root)), True
             report.seconds = time.perf_counter() - start
             if on_progress is not None:
                 on_progress(report.found, report.found)
-            return ImageSet(_hold(DiskImages(fd, shape), in_memory_max), report)
+            return ImageSet(_hold(cached, in_memory_max), report)
 
     build = _Build(root, scan, image_size, channels, key)
 

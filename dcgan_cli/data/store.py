@@ -24,6 +24,7 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ class StoreWriter:
     """A staging area for `slots` images of size x size with up to `bands` channels, in an open file descriptor."""
 
     def __init__(self, fd: int, slots: int, size: int, bands: int) -> None:
-        self.fd, self.slots, self.size, self.bands = fd, slots, size, bands
+        self.fd, self.size, self.bands = fd, size, bands
         self.slot_bytes = size * size * bands
         self.modes = bytearray(slots)  # 0: nothing (skipped), else the band count written there
         os.ftruncate(fd, DATA_OFFSET + slots * self.slot_bytes)  # sparse: only what is written takes disk
@@ -82,8 +83,22 @@ def _write(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[done:], offset + done
 
 
-def read_header(fd: int, key: str, image_size: int) -> tuple[tuple[int, int, int, int], DataReport]:
-    """The shape and report of a finished store, or ValueError for anything else (another set, a torn file)."""
+def open_store(path: Path, key: str, image_size: int) -> tuple[DiskImages, DataReport]:
+    """A finished store of this data set and its report; ValueError for anything else (another set, a torn or
+    foreign file), OSError when it cannot be read."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        shape, report = _read_header(fd, key, image_size)
+    except (KeyError, TypeError, struct.error) as exc:
+        os.close(fd)
+        raise ValueError(f"not a dcgan image store ({type(exc).__name__})") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return DiskImages(fd, shape), report
+
+
+def _read_header(fd: int, key: str, image_size: int) -> tuple[tuple[int, int, int, int], DataReport]:
     magic, offset, length = _PREAMBLE.unpack(os.pread(fd, _PREAMBLE.size, 0))
     size = os.fstat(fd).st_size
     if magic != _MAGIC or offset < DATA_OFFSET or offset + length != size or length > 1 << 30:
