@@ -54,6 +54,11 @@ VARIANTS: dict[str, list[str]] = {
     "augment-cutout": ["--diffaugment", "color,translation,cutout"],
     "ttur": ["--lr-d", "0.0004", "--lr-g", "0.0001"],
     "seed-1": ["--seed", "1"],  # the default with another training seed: the run-to-run spread
+    "lr-4e-4": ["--lr-d", "0.0004", "--lr-g", "0.0004"],
+    "lr-g-4e-4": ["--lr-g", "0.0004"],  # the opposite of TTUR: G faster than D
+    "ndf-16": ["--ndf", "16"],  # a weaker, cheaper D
+    "widths-24": ["--ngf", "24", "--ndf", "24"],
+    "translation": ["--diffaugment", "translation"],
 }
 
 
