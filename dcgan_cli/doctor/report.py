@@ -46,29 +46,34 @@ def doctor(run: str | Path | None = None, data: str | Path | None = None, *, pre
     gen = load(path, device)
     samples = gen.render(gen.latents(range(SAMPLES)))
     root = Path(data) if data is not None else recorded_data(path.parent)
-    train = None
+    train, imageset = None, None
     note = None
     if root is not None and (root.is_dir() or is_archive(root)):
         try:
-            train = load_images(root, gen.config.image_size, gen.config.channels, cache_dir=cache_dir_for(None, False),
-                                workers=0).images
+            imageset = load_images(root, gen.config.image_size, gen.config.channels,
+                                   cache_dir=cache_dir_for(None, False), workers=0)
+            train = imageset.images
         except DataError as e:
             note = f"training images not usable: {e}"
     elif root is not None:
         note = f"the training images {root} are not there any more"
-    kimg = next((c.value["kimg"] for c in found if c.name == "too_short" and c.value), None)
-    found.append(collapse(samples, train, kimg))
-    memo, pairs = memorisation(samples, train, _d_embedding(gen) if train is not None else None)
-    if note and memo.status == "skip":
-        memo.detail = note
-    found.append(memo)
-    written = None
-    if preview is not None:
-        shown = pairs[:8]
-        if shown:
-            tiles = torch.stack([t for i, j in shown for t in (samples[i], train[j])])  # type: ignore[index]
-            save_png(to_pil(grid(tiles, nrow=2)), Path(preview))
-            written = str(preview)
+    try:  # the set may be an on-disk store: its file is closed (an uncached one deleted) when judged
+        kimg = next((c.value["kimg"] for c in found if c.name == "too_short" and c.value), None)
+        found.append(collapse(samples, train, kimg))
+        memo, pairs = memorisation(samples, train, _d_embedding(gen) if train is not None else None)
+        if note and memo.status == "skip":
+            memo.detail = note
+        found.append(memo)
+        written = None
+        if preview is not None:
+            shown = pairs[:8]
+            if shown:
+                tiles = torch.stack([t for i, j in shown for t in (samples[i], train[j])])  # type: ignore[index]
+                save_png(to_pil(grid(tiles, nrow=2)), Path(preview))
+                written = str(preview)
+    finally:
+        if imageset is not None:
+            imageset.close()
     counts = {s: sum(c.status == s for c in found) for s in STATUSES}
     return {"checkpoint": str(path), "step": step, "checks": [c.to_dict() for c in found], "counts": counts,
             "failed": counts["fail"] > 0, "metrics_rows": len(history.rows), "metrics_skipped": history.skipped,
