@@ -59,6 +59,11 @@ VARIANTS: dict[str, list[str]] = {
     "ndf-16": ["--ndf", "16"],  # a weaker, cheaper D
     "widths-24": ["--ngf", "24", "--ndf", "24"],
     "translation": ["--diffaugment", "translation"],
+    # the fourth round: the third's winners together (a faster D: lr 4e-4, ndf 16, beta2 0.99) and --mbstd
+    "lr-4e-4+ndf-16": ["--lr", "0.0004", "--ndf", "16"],
+    "lr-8e-4+ndf-16": ["--lr", "0.0008", "--ndf", "16"],
+    "lr-4e-4+ndf-16+beta2": ["--lr", "0.0004", "--ndf", "16", "--beta2", "0.99"],
+    "lr-4e-4+ndf-16+beta2+mbstd": ["--lr", "0.0004", "--ndf", "16", "--beta2", "0.99", "--mbstd"],
 }
 
 

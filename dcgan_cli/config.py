@@ -13,7 +13,7 @@ from typing import Any
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 256
 MAX_WIDTH_MULT = 8
-OPTIONAL_KEYS = ("spectral_norm",)  # boolean model options; a checkpoint may lack them (then False)
+OPTIONAL_KEYS = ("spectral_norm", "mbstd")  # boolean model options; a checkpoint may lack them (then False)
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class DCGANConfig:
     channels: int = 3
     image_size: int = 64
     spectral_norm: bool = False  # in D; absent from checkpoints written before it existed
+    mbstd: bool = False  # minibatch standard deviation before D's last conv; absent when off
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -9,10 +9,16 @@ computed without the log(0) hazard. Its absence changes no parameter, so the key
 `spectral_norm=True` (opt-in, Miyato et al. 2018) divides each of D's conv weights by its largest singular value
 and drops D's BatchNorm, as SN-GAN's discriminator does: BN rescales by batch statistics after the conv and
 would undo the Lipschitz bound SN sets. BN becomes Identity, so every conv keeps its index in `main`.
+
+`mbstd=True` (opt-in, ProGAN's minibatch standard deviation, Karras et al. 2018) appends to D's last 4x4 features
+one channel: how much the images of a small group differ from each other. A G that makes the same picture for
+every z then stands out to D at once, so it is pushed back towards variety. The layer has no parameters; D's last
+conv takes one input channel more and moves up one index in `main`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, cast
 
 import torch
@@ -57,6 +63,23 @@ class Generator(nn.Module):
         return self.main(z)
 
 
+class MinibatchStd(nn.Module):
+    """(N, C, H, W) -> (N, C + 1, H, W): the extra channel is the standard deviation across a group of up to
+    `group` images, averaged over features and positions, the same for every image of the group."""
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        g = math.gcd(self.group, n)  # groups of g images i, i + n/g, ... (StyleGAN's grouping); any batch size
+        y = x.float().reshape(g, n // g, *x.shape[1:])
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n/g,): one per group
+        extra = std.to(x.dtype).view(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+        return torch.cat([x, extra], dim=1)
+
+
 class Discriminator(nn.Module):
     """image (N, channels, S, S) -> one logit per image, shape (N,)."""
 
@@ -74,7 +97,9 @@ class Discriminator(nn.Module):
                 nn.Identity() if config.spectral_norm else nn.BatchNorm2d(config.ndf * m_out),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
-        layers.append(nn.Conv2d(config.ndf * mults[-1], 1, 4, 1, 0, bias=False))
+        if config.mbstd:
+            layers.append(MinibatchStd())
+        layers.append(nn.Conv2d(config.ndf * mults[-1] + int(config.mbstd), 1, 4, 1, 0, bias=False))
         if config.spectral_norm:
             layers = [_spectral_norm(m) if isinstance(m, nn.Conv2d) else m for m in layers]
         self.main = nn.Sequential(*layers)

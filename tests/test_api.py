@@ -94,6 +94,7 @@ BAD_OPTIONS = [
     ("max_time", 0, "positive duration"),
     ("device", "tpu", "unknown device"),
     ("spectral_norm", "yes", "True, False or None"),
+    ("mbstd", 1, "True, False or None"),
     ("resume", 1, "True or False"),
 ]
 

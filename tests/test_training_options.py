@@ -1,5 +1,5 @@
-"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing, --diffaugment, --spectral-norm, --max-time):
-saved, resumed exactly."""
+"""Opt-in training options of issue 6 (--ema, --loss, --label-smoothing, --diffaugment, --spectral-norm, --max-time)
+and issue 11 (--mbstd): saved, resumed exactly."""
 
 from __future__ import annotations
 
@@ -94,6 +94,36 @@ def test_diffaugment_is_differentiable_deterministic_and_shape_preserving() -> N
         parse_policy("color,blur")
 
 
+def _gather_translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+    """The DiffAugment paper's translation, an index-grid gather: the reference for ours."""
+    n, _, h, w = x.shape
+    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    shift_x = torch.randint(-sx, sx + 1, (n, 1, 1), generator=gen)
+    shift_y = torch.randint(-sy, sy + 1, (n, 1, 1), generator=gen)
+    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(h), torch.arange(w), indexing="ij")
+    gx = torch.clamp(gx + shift_x + 1, 0, h + 1)
+    gy = torch.clamp(gy + shift_y + 1, 0, w + 1)
+    return torch.nn.functional.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)[gb, gx, gy].permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("shape", [(16, 3, 16, 16), (5, 1, 32, 32), (3, 3, 64, 64)])
+def test_translation_equals_the_papers_gather_values_and_gradients(shape: tuple[int, ...]) -> None:
+    from dcgan_cli.training.augment import translation
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    weights = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    results = []
+    for fn in (translation, _gather_translation):
+        xi = x.clone().requires_grad_(True)
+        out = fn(xi, torch.Generator().manual_seed(7))
+        (out * weights).sum().backward()
+        results.append((out.detach(), xi.grad))
+    (ours, ours_grad), (ref, ref_grad) = results
+    assert torch.equal(ours, ref) and torch.equal(ours_grad, ref_grad)
+    assert ours.is_contiguous(memory_format=torch.channels_last) or shape[1] == 1
+    assert not torch.equal(ours, x)  # negative control: the shift moved something (seed 7 draws non-zero shifts)
+
+
 def test_diffaugment_run_resumes_exactly(image_dir: Path, tmp_path: Path) -> None:
     opts = ["--diffaugment", "color,translation,cutout"]
     assert train(image_dir, tmp_path / "whole", "--max-steps", "4", *opts).exit_code == 0
@@ -153,6 +183,42 @@ def test_spectral_norm_bounds_each_layer_and_is_reproducible() -> None:
     for conv in (m for m in d1.modules() if isinstance(m, torch.nn.Conv2d)):
         sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
         assert float(sigma) == pytest.approx(1.0, abs=0.1)  # a power-iteration estimate of the largest singular value
+
+
+def test_mbstd_run_resumes_exactly_is_recorded_and_fixed(image_dir: Path, tmp_path: Path) -> None:
+    assert train(image_dir, tmp_path / "whole", "--max-steps", "4", "--mbstd").exit_code == 0
+    assert train(image_dir, tmp_path / "split", "--max-steps", "2", "--mbstd").exit_code == 0
+    r = train(image_dir, tmp_path / "split", "--max-steps", "4", "--resume")  # the layer comes from the checkpoint
+    assert r.exit_code == 0, r.stderr
+    whole = load_file(tmp_path / "whole" / "last.safetensors")
+    split = load_file(tmp_path / "split" / "last.safetensors")
+    assert all(torch.equal(whole[k], split[k]) for k in whole if k.startswith(("G.", "D.")))
+    last = max((k for k in whole if k.startswith("D.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[2]))
+    assert whole[last].shape[1] == 8 * 2 + 1  # TINY's ndf 8 at 16x16: 2x ndf features and the std channel
+    info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "whole"), "--json"]).stdout)
+    assert info["config"]["mbstd"] is True
+    r = train(image_dir, tmp_path / "whole", "--max-steps", "5", "--resume", "--no-mbstd")
+    assert r.exit_code == 2 and "--mbstd False (checkpoint: True)" in r.stderr, r.stderr
+    for cmd in (["sample", str(tmp_path / "whole"), "--n", "4", "-o", str(tmp_path / "g.png")],
+                ["doctor", str(tmp_path / "whole"), "--json"]):  # D with the layer read back by its readers
+        r = runner.invoke(app, cmd)
+        assert r.exit_code in (0, 7), r.stderr  # doctor: 7 when a check fails on a 4-step run, never a crash
+        assert "Traceback" not in r.stderr
+
+
+def test_mbstd_channel_measures_variety_within_each_group() -> None:
+    from dcgan_cli.model import MinibatchStd
+
+    layer = MinibatchStd(group=4)
+    same = torch.ones(8, 3, 4, 4)
+    varied = torch.randn(8, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(layer(same)[:, 3], torch.full((8, 4, 4), 1e-4))  # identical images: no spread
+    out = layer(varied)
+    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], varied)
+    assert float(out[:, 3].min()) > 0.5  # unit-variance noise: a spread near 1 (negative control of the above)
+    assert torch.equal(out[0, 3], out[2, 3]) and torch.equal(out[0, 3], out[6, 3])  # group {0, 2, 4, 6}
+    assert not torch.equal(out[0, 3], out[1, 3])  # another group, another value
+    assert layer(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # a batch that 4 does not divide: groups of 2
 
 
 def test_max_time_ends_the_run_normally_with_a_checkpoint(image_dir: Path, tmp_path: Path) -> None:

@@ -76,6 +76,9 @@ def train(
     ndf: Annotated[int | None, _opt(MODEL, "D width.  \\[default: the preset's: 32, tutorial 64]", min=1)] = None,
     spectral_norm: Annotated[bool, _opt(MODEL, "Spectral normalisation of D's convolutions (SN-GAN; D then has no "
                                         "BatchNorm).  \\[default: off]", "--spectral-norm")] = False,
+    mbstd: Annotated[bool | None, _opt(MODEL, "Minibatch standard deviation before D's last conv (ProGAN): D sees "
+                                       "how alike a group of images is, which pushes G towards variety.  "
+                                       "\\[default: off]", "--mbstd/--no-mbstd")] = None,
     batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: the preset's: 32, "
                                            "tutorial 128]", min=1)] = None,
     lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: 0.0002]")]
@@ -151,6 +154,7 @@ def train(
         mirror=mirror, seed=seed, ema=ema, loss=loss.value if loss else None, label_smoothing=label_smoothing,
         diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
+        mbstd=mbstd,
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,
         keep=keep, keep_best=keep_best, tensorboard=tensorboard, eval_every=eval_every, eval_dir=eval_dir,
         eval_n=eval_n, eval_metrics=eval_metrics,

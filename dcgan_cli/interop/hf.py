@@ -132,7 +132,7 @@ def read_header(folder: Path) -> Any:
     prefix = "G_ema." if config.get("ema") is True else "G."
     step = config.get("step")
     progress = {"step": step if type(step) is int and step >= 0 else 0, "epoch": 0, "position": 0}
-    keys = ("nz", "ngf", "ndf", "channels", "image_size", "spectral_norm")
+    keys = ("nz", "ngf", "ndf", "channels", "image_size", "spectral_norm", "mbstd")
     model: dict[str, Any] = {k: config[k] for k in keys if k in config}
     return checkpoint.Header(folder / WEIGHTS, size, n, metadata, {prefix + k: v for k, v in tensors.items()},
                              model, progress)

@@ -58,6 +58,7 @@ class TrainOptions:
     image_size: int | None = None
     channels: int | None = None  # None: auto (1 if every image is grayscale, else 3)
     spectral_norm: bool | None = None  # spectral norm in D (and no BatchNorm there)
+    mbstd: bool | None = None  # minibatch standard deviation layer in D
     workers: int = 2
     device: str = "auto"
     sample_every: int = 500
@@ -135,7 +136,7 @@ class TrainOptions:
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         if self.keep_best and self.eval_every is None:
             raise OptionError("keep_best", "needs <eval_every>: the best checkpoint is judged by its scores")
-        for name in ("spectral_norm", "mirror", "channels_last"):
+        for name in ("spectral_norm", "mbstd", "mirror", "channels_last"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True, False or None, got {getattr(self, name)!r}")
         for name in ("compile", "amp", "sync_bn", "resume", "dry_run", "no_cache"):

@@ -47,11 +47,12 @@ class ModelChoice:
     ndf: int = 64
     image_size: int = 64
     spectral_norm: bool = False
+    mbstd: bool = False
     channels: int | None = None
 
     def config(self, channels: int) -> DCGANConfig:
         return DCGANConfig(nz=self.nz, ngf=self.ngf, ndf=self.ndf, channels=channels, image_size=self.image_size,
-                           spectral_norm=self.spectral_norm)
+                           spectral_norm=self.spectral_norm, mbstd=self.mbstd)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +134,7 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
         raise UsageError(f"the checkpoint's global batch of {global_batch} cannot be shared by {world_size} "
                          "processes: resume with a number of processes that divides it")
     stored_recipe["batch_size"] = global_batch // world_size
-    # optional config keys (spectral_norm) may be absent from older checkpoints
+    # optional config keys (spectral_norm, mbstd) may be absent from older checkpoints
     stored_model = {k: stored_config.get(k, getattr(defaults_model, k)) for k in _MODEL}
     recipe_req["preset"] = opts.preset
     conflicts = [(k, v, have[k]) for req, have in ((model_req, stored_model), (recipe_req, stored_recipe))
