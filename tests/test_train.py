@@ -135,7 +135,7 @@ def test_resume_without_checkpoint(image_dir: Path, tmp_path: Path) -> None:
 def test_resume_refuses_changed_recipe(image_dir: Path, tmp_path: Path) -> None:
     assert train(image_dir, tmp_path / "run", "--max-steps", "1").exit_code == 0
     r = runner.invoke(app, ["train", str(image_dir), "--out", str(tmp_path / "run"), "--resume", "--lr", "0.1"])
-    one_line_error(r, 2, "--lr 0.1 (checkpoint: 0.0002)")
+    one_line_error(r, 2, "--lr 0.1 (checkpoint: 0.0008)")
 
 
 @pytest.mark.parametrize(("flag", "value", "text"), [

@@ -53,7 +53,7 @@ def train(
                                               "default (the best pictures per CPU-minute measured); any option "
                                               "given overrides its value.  \\[default: default]")] = None,
     kimg: Annotated[float | None, _opt(LENGTH, "Length of the whole run in thousands of images shown, whatever the "
-                                       "folder's size.  \\[default: the preset's: 200 for default]")] = None,
+                                       "folder's size.  \\[default: the preset's: 250 for default]")] = None,
     epochs: Annotated[int | None, _opt(LENGTH, "Length of the whole run in epochs of this folder.  \\[default: "
                                        "the preset's: 5 for tutorial]", min=1)] = None,
     max_steps: Annotated[int | None, _opt(LENGTH, "Length of the whole run in steps (the first of --kimg, --epochs "
@@ -73,7 +73,7 @@ def train(
     = Channels.auto,
     nz: Annotated[int | None, _opt(MODEL, "Latent size.  \\[default: 100]", min=1)] = None,
     ngf: Annotated[int | None, _opt(MODEL, "G width.  \\[default: the preset's: 32, tutorial 64]", min=1)] = None,
-    ndf: Annotated[int | None, _opt(MODEL, "D width.  \\[default: the preset's: 32, tutorial 64]", min=1)] = None,
+    ndf: Annotated[int | None, _opt(MODEL, "D width.  \\[default: the preset's: 16, tutorial 64]", min=1)] = None,
     spectral_norm: Annotated[bool, _opt(MODEL, "Spectral normalisation of D's convolutions (SN-GAN; D then has no "
                                         "BatchNorm).  \\[default: off]", "--spectral-norm")] = False,
     mbstd: Annotated[bool | None, _opt(MODEL, "Minibatch standard deviation before D's last conv (ProGAN): D sees "
@@ -81,7 +81,8 @@ def train(
                                        "\\[default: off]", "--mbstd/--no-mbstd")] = None,
     batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: the preset's: 32, "
                                            "tutorial 128]", min=1)] = None,
-    lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: 0.0002]")]
+    lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: the "
+                                                          "preset's: 0.0008, tutorial 0.0002]")]
     = None,
     lr_d: Annotated[float | None, _opt(RECIPE, "D's learning rate (two time-scales), above 0.  \\[default: --lr]")]
     = None,
