@@ -81,8 +81,8 @@ def train(
                                        "\\[default: off]", "--mbstd/--no-mbstd")] = None,
     batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: the preset's: 32, "
                                            "tutorial 128]", min=1)] = None,
-    lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: the "
-                                                          "preset's: 0.0008, tutorial 0.0002]")]
+    lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: the preset's: "
+                                      "0.0008, tutorial 0.0002]")]
     = None,
     lr_d: Annotated[float | None, _opt(RECIPE, "D's learning rate (two time-scales), above 0.  \\[default: --lr]")]
     = None,

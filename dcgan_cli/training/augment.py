@@ -41,8 +41,8 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
     """
     n, _, h, w = x.shape
     sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    shift_x = torch.randint(-sx, sx + 1, (n, 1, 1), generator=gen).view(-1).tolist()
-    shift_y = torch.randint(-sy, sy + 1, (n, 1, 1), generator=gen).view(-1).tolist()
+    shift_x = torch.randint(-sx, sx + 1, (n,), generator=gen).tolist()
+    shift_y = torch.randint(-sy, sy + 1, (n,), generator=gen).tolist()
     padded = F.pad(x, [sy, sy, sx, sx]).permute(0, 2, 3, 1)  # NHWC, so the result has channels-last strides
     # unbind first: each slice's backward then fills one image's gradient, not a whole batch's
     return torch.stack([image[sx + dx:sx + dx + h, sy + dy:sy + dy + w]
