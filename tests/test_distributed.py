@@ -101,10 +101,12 @@ def test_the_global_batch_carries_over_to_one_process(tmp_path: Path) -> None:
     # and ranks other than 0 drew their own noise (test_ranks_share_out_the_single_process_batches: same images)
 
 
-def test_sync_bn_and_amp_need_cuda(data: Path, tmp_path: Path) -> None:
-    for flag in ("--sync-bn", "--amp"):
-        r = run_cli("train", str(data), "--out", str(tmp_path / "x"), *TINY, "--device", "cpu", flag)
-        assert r.returncode == 2 and b"CUDA" in r.stderr and b"Traceback" not in r.stderr, r.stderr
+def test_sync_bn_needs_cuda_and_amp_cuda_or_a_cpu_with_bf16(data: Path, tmp_path: Path) -> None:
+    r = run_cli("train", str(data), "--out", str(tmp_path / "x"), *TINY, "--device", "cpu", "--sync-bn")
+    assert r.returncode == 2 and b"CUDA" in r.stderr and b"Traceback" not in r.stderr, r.stderr
+    r = run_cli("train", str(data), "--out", str(tmp_path / "x"), *TINY, "--device", "cpu", "--amp",
+                env={"DCGAN_FAULT": "no_cpu_bf16"})
+    assert r.returncode == 2 and b"CUDA or a CPU with bfloat16" in r.stderr and b"Traceback" not in r.stderr
 
 
 def test_torchrun_cpu_example(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Opt-in training options of issue 6 (--ema, --loss, --label-smoothing, --diffaugment, --spectral-norm, --max-time)
-and issue 11 (--mbstd): saved, resumed exactly."""
+and issue 11 (--mbstd, --amp on a CPU): saved, resumed exactly."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from dcgan_cli import checkpoint
 from dcgan_cli.cli.app import app
-from tests.conftest import TINY
+from tests.conftest import TINY, run_cli
 
 runner = CliRunner()
 
@@ -21,12 +22,13 @@ def train(data: Path, out: Path, *extra: str):
     return runner.invoke(app, ["train", str(data), "--out", str(out), *TINY, *extra])
 
 
-def whole_and_split(data: Path, tmp_path: Path, *flags: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """4 steps in one run, and 2 steps resumed to 4 (the flags come from the checkpoint): both final state dicts,
-    whose G and D are checked to be bit-identical."""
-    assert train(data, tmp_path / "whole", "--max-steps", "4", *flags).exit_code == 0
-    assert train(data, tmp_path / "split", "--max-steps", "2", *flags).exit_code == 0
-    r = train(data, tmp_path / "split", "--max-steps", "4", "--resume")
+def whole_and_split(data: Path, tmp_path: Path, *flags: str, steps: int = 4, at: int = 2
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """`steps` steps in one run, and `at` steps resumed to `steps` (the flags come from the checkpoint): both final
+    state dicts, whose G and D are checked to be bit-identical."""
+    assert train(data, tmp_path / "whole", "--max-steps", str(steps), *flags).exit_code == 0
+    assert train(data, tmp_path / "split", "--max-steps", str(at), *flags).exit_code == 0
+    r = train(data, tmp_path / "split", "--max-steps", str(steps), "--resume")
     assert r.exit_code == 0, r.stderr
     whole, split = (load_file(tmp_path / run / "last.safetensors") for run in ("whole", "split"))
     assert all(torch.equal(whole[k], split[k]) for k in whole if k.startswith(("G.", "D.")))
@@ -213,4 +215,55 @@ def test_max_time_ends_the_run_normally_with_a_checkpoint(image_dir: Path, tmp_p
     for bad in ("0", "-5m", "soon", "inf"):
         r = train(image_dir, tmp_path / "bad", "--max-time", bad)
         assert r.exit_code == 2 and "--max-time must be a positive duration" in r.stderr
+
+
+
+def interrupted_and_resumed(data: Path, out: Path, steps: int, at: int, *flags: str) -> None:
+    """A `steps`-step run stopped by Ctrl-C after step `at` (saved), then resumed with no flags to the end: unlike
+    whole_and_split, the run's length never changes, as when a user interrupts a run and picks it up again."""
+    r = run_cli("train", str(data), "--out", str(out), *TINY, "--max-steps", str(steps), *flags,
+                env={"DCGAN_FAULT": f"sigint_at_step:{at}"})
+    assert r.returncode == 130, r.stderr
+    r2 = train(data, out, "--max-steps", str(steps), "--resume")
+    assert r2.exit_code == 0, r2.stderr
+
+
+def same_state(a: Path, b: Path) -> bool:
+    """G, D, the EMA and both Adam states bit for bit."""
+    x, y = load_file(a / "last.safetensors"), load_file(b / "last.safetensors")
+    keys = [k for k in x if k.startswith(("G.", "G_ema.", "D.", "optG.", "optD."))]
+    return bool(keys) and keys == [k for k in y if k.startswith(("G.", "G_ema.", "D.", "optG.", "optD."))] and all(
+        torch.equal(x[k], y[k]) for k in keys)
+
+
+needs_cpu_bf16 = pytest.mark.skipif(not __import__("dcgan_cli.device").device.cpu_has_bf16(),
+                                    reason="this CPU has no bfloat16 instructions")
+
+
+@needs_cpu_bf16
+def test_amp_on_a_cpu_trains_in_bf16_resumes_exactly_and_is_kept_on_resume(image_dir: Path, tmp_path: Path) -> None:
+    assert train(image_dir, tmp_path / "whole", "--max-steps", "6", "--amp").exit_code == 0
+    interrupted_and_resumed(image_dir, tmp_path / "split", 6, 3, "--amp")  # the resume names no --amp
+    assert same_state(tmp_path / "whole", tmp_path / "split")
+    assert checkpoint.read_header(tmp_path / "whole" / "last.safetensors").json_field("options")["amp"] is True
+    # resumed where the CPU lacks bf16: one line that says how to go on
+    r = runner.invoke(app, ["train", str(image_dir), "--out", str(tmp_path / "whole"), *TINY, "--max-steps", "7",
+                            "--resume"], env={"DCGAN_FAULT": "no_cpu_bf16"})
+    assert r.exit_code == 2 and "(--no-amp)" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    # negative control: float32 computes something else, and --no-amp on resume switches back to it
+    assert train(image_dir, tmp_path / "fp32", "--max-steps", "6").exit_code == 0
+    assert not same_state(tmp_path / "whole", tmp_path / "fp32")
+    r = train(image_dir, tmp_path / "split", "--max-steps", "7", "--resume", "--no-amp")
+    assert r.exit_code == 0, r.stderr
+    assert checkpoint.read_header(tmp_path / "split" / "last.safetensors").json_field("options")["amp"] is False
+
+
+def test_amp_on_a_cpu_without_bf16_is_one_line_and_exit_2(image_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DCGAN_FAULT", "no_cpu_bf16")
+    r = train(image_dir, tmp_path / "run", "--max-steps", "2", "--amp", "--device", "cpu")
+    assert r.exit_code == 2 and "bfloat16 instructions" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()  # refused before the run folder
+    monkeypatch.delenv("DCGAN_FAULT")
+    assert train(image_dir, tmp_path / "fp32", "--max-steps", "2", "--device", "cpu").exit_code == 0
 

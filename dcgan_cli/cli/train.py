@@ -118,8 +118,9 @@ def train(
                                                "it measures faster; off elsewhere]",
                                                "--channels-last/--no-channels-last")] = None,
     compile_: Annotated[bool, _opt(DEVICES, "torch.compile G and D.", "--compile")] = False,
-    amp: Annotated[bool, _opt(DEVICES, "Mixed precision on CUDA (bf16, or fp16 with loss scaling).", "--amp")]
-    = False,
+    amp: Annotated[bool | None, _opt(DEVICES, "Mixed precision: bf16 on a CPU with bf16 instructions (AVX512-BF16, "
+                                     "AMX); on CUDA bf16, or fp16 with loss scaling.  \\[default: off; on resume the "
+                                     "checkpoint's]", "--amp/--no-amp")] = None,
     sync_bn: Annotated[bool, _opt(DEVICES, "Synchronise BatchNorm across torchrun processes (CUDA).",
                                   "--sync-bn")] = False,
     workers: Annotated[int, _opt(DATA, "Parallel image decoders for the one-time decode.", min=0,
@@ -152,8 +153,8 @@ def train(
     opts = TrainOptions(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
-        mirror=mirror, seed=seed, ema=ema, loss=loss.value if loss else None, label_smoothing=label_smoothing,
-        diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
+        mirror=mirror, seed=seed, ema=ema, loss=loss.value if loss else None,
+        label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         mbstd=mbstd,
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,

@@ -69,7 +69,9 @@ class TrainOptions:
     tensorboard: bool = False  # RUN_DIR/tensorboard/ event files (the optional extra)
     channels_last: bool | None = None  # NHWC layout; None: on for the CPU, where it measures faster
     compile: bool = False
-    amp: bool = False  # bf16 (or fp16 + grad scaling) autocast on CUDA
+    # mixed precision: bf16 autocast on a CPU with bf16 instructions, on CUDA bf16 (or fp16 with loss scaling);
+    # None: off, or on resume the checkpoint's
+    amp: bool | None = None
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA)
     eval_every: int | None = None  # steps between quality scores in metrics.jsonl (and at the end)
     eval_dir: str | Path | None = None  # real images to score against; None: the training images
@@ -136,10 +138,10 @@ class TrainOptions:
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         if self.keep_best and self.eval_every is None:
             raise OptionError("keep_best", "needs <eval_every>: the best checkpoint is judged by its scores")
-        for name in ("spectral_norm", "mbstd", "mirror", "channels_last"):
+        for name in ("spectral_norm", "mbstd", "mirror", "channels_last", "amp"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True, False or None, got {getattr(self, name)!r}")
-        for name in ("compile", "amp", "sync_bn", "resume", "dry_run", "no_cache"):
+        for name in ("compile", "sync_bn", "resume", "dry_run", "no_cache"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         if self.eval_every is None and (self.eval_dir is not None or self.eval_n != DEFAULT_TRAINING_N

@@ -87,7 +87,9 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
     raw.loss, raw.real_label = recipe.loss, 1.0 - recipe.label_smoothing
     fast = dataclasses.replace(raw, netg=wrap(netg, env, device), netd=wrap(netd, env, device),
                                netd_for_g=netd if env.enabled else None)
-    if opts.amp:
+    if opts.amp and device.type == "cpu":  # bf16 autocast; bf16 keeps float32's range, so no loss scaling
+        fast.amp_dtype = torch.bfloat16
+    elif opts.amp:
         bf16 = torch.cuda.is_bf16_supported()
         fast.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         fast.scalers = None if bf16 else (torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda"))

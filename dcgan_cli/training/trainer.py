@@ -19,7 +19,7 @@ import torch
 
 from dcgan_cli import checkpoint
 from dcgan_cli.data.dataset import ImageSet, load_images
-from dcgan_cli.device import select_device
+from dcgan_cli.device import cpu_has_bf16, select_device
 from dcgan_cli.errors import CheckpointError, OptionError, UsageError
 from dcgan_cli.metrics.backbones import Backbone
 from dcgan_cli.metrics.evaluate import load_backbone
@@ -87,9 +87,17 @@ class Trainer:
         model, recipe, length = resolve(opts, resumed.config if resumed else None,
                                         resumed.options if resumed else None, self.env.world_size)
         device = self.env.device(select_device(opts.device))
-        if (opts.amp or opts.sync_bn) and device.type != "cuda":
-            field = "amp" if opts.amp else "sync_bn"
-            raise OptionError(field, f"needs CUDA (the device is {device})")
+        if opts.sync_bn and device.type != "cuda":
+            raise OptionError("sync_bn", f"needs CUDA (the device is {device})")
+        # a resumed run keeps its precision unless told otherwise, or it would not continue bit for bit
+        inherited = opts.amp is None and bool(resumed and resumed.options.get("amp"))
+        if opts.amp is None:
+            self.opts = opts = dataclasses.replace(opts, amp=inherited)
+        if opts.amp and not (device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())):
+            where = f"the device is {device}" + (", without them" if device.type == "cpu" else "")
+            raise OptionError("amp", f"needs CUDA or a CPU with bfloat16 instructions (AVX512-BF16 or AMX); {where}"
+                              + ("; the checkpoint was trained with it: to go on in float32, turn <amp> off "
+                                 "(--no-amp)" if inherited else ""))
         if opts.tensorboard:  # a missing extra fails before the run folder, like the scoring backbone below
             require_tensorboard()
         if opts.eval_every is not None and self.env.is_main:  # a missing extra fails before the run folder
