@@ -74,11 +74,10 @@ VARIANTS: dict[str, list[str]] = {
     # steps per minute); top-k G updates (Sinha et al. 2020) were tried too and not kept (benchmarks/RESULTS.md)
     "ema-0.999": ["--ema", "0.999"],
     "bf16": ["--amp"],
-    # whole runs of the default length (250 kimg), scored at the end (a mark past it); a trial with the learning
-    # rates falling linearly to 0 over the second half did no better (benchmarks/RESULTS.md) and was not kept
+    # whole runs of the default length (250 kimg), scored at the end (a mark past it); trials with the learning
+    # rates falling linearly to 0 over the second half, and with adaptive cutout (--ada 0.6, commit 318cca2), did
+    # no better (benchmarks/RESULTS.md) and were not kept
     "default-250": ["--kimg", "250"],
-    # adaptive cutout on top of DiffAugment (--ada): against D pulling ahead over long runs
-    "ada-0.6": ["--ada", "0.6"],
 }
 
 

@@ -41,7 +41,7 @@ NoEma = Annotated[bool, typer.Option("--no-ema", help="Use the raw generator eve
 
 # Library field names whose flag is not simply --field-with-dashes.
 _FLAGS = {"max_pixels": "--max-image-pixels", "data": "DATA", "real": "REAL_DIR", "ckpt": "CKPT",
-          "z": "latents", "keys": "KEY", "images": "IMAGE", "expression": "EXPRESSION", "ada_target": "--ada"}
+          "z": "latents", "keys": "KEY", "images": "IMAGE", "expression": "EXPRESSION"}
 
 
 def flag_for(field: str) -> str:

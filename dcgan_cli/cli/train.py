@@ -92,10 +92,6 @@ def train(
     mirror: Annotated[bool | None, _opt(RECIPE, "Flip each real image left-right with probability 1/2.  "
                                         "\\[default: off]", "--mirror/--no-mirror")]
     = None,
-    ada: Annotated[float | None, _opt(RECIPE, "Adaptive augmentation: also cut a square out of each image D sees "
-                                      "with a probability that rises while D is sure of more than this share of "
-                                      "real images and falls otherwise (StyleGAN2-ADA's 0.6), or 0 (off).  "
-                                      "\\[default: 0]", "--ada")] = None,
     seed: Annotated[int | None, _opt(RECIPE, "Seed for weights, batch order and noise.  \\[default: 999, the "
                                      "tutorial's]", min=0)] = None,
     loss: Annotated[Loss | None, _opt(RECIPE, "bce (the paper's, non-saturating for G) or hinge.  "
@@ -157,7 +153,7 @@ def train(
     opts = TrainOptions(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
-        mirror=mirror, ada_target=ada, seed=seed, ema=ema, loss=loss.value if loss else None,
+        mirror=mirror, seed=seed, ema=ema, loss=loss.value if loss else None,
         label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         mbstd=mbstd,

@@ -120,7 +120,7 @@ class Loop:
                             raise self._diverged(values)
                         row = {"step": self.step, "epoch": self.epoch, **{k: round(v, 6) for k, v in values.items()},
                                "img_per_s": round((self.step - step_log) * batch / max(now - t_log, 1e-9), 2),
-                               "elapsed": round(now - t_start, 3), **self.adaptive_state()}
+                               "elapsed": round(now - t_start, 3)}
                         metrics.write(row)
                         self.emit({"event": "step", "total_steps": self.total, **row})
                         for warning in health.observe(self.step, values):
@@ -198,14 +198,9 @@ class Loop:
                        opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
                        scalers=st.fast.scalers,
                        progress={"step": self.step, "epoch": self.epoch, "position": self.position,
-                                 **self.adaptive_state(), **(extra_progress or {})},
+                                 **(extra_progress or {})},
                        options=self.options,
                        dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used})
-
-    def adaptive_state(self) -> dict[str, float]:
-        """With adaptive cutout: its probability now, for the metrics row and the checkpoint's progress."""
-        adaptive = self.state.raw.adaptive
-        return {"augment_p": adaptive.probability} if adaptive is not None else {}
 
     def keep_best(self, scores: dict[str, Any] | None) -> float:
         """With --keep-best, save this step as best.safetensors if its score is the best yet; returns seconds."""

@@ -32,7 +32,6 @@ class Recipe:
     label_smoothing: float = 0.0
     diffaugment: str | None = None
     mirror: bool = False  # random horizontal flips of the real images
-    ada_target: float | None = None  # adaptive cutout keeps E[sign D(x)] near this (adaptive.py); None: off
     preset: str = LEGACY_PRESET
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,8 +81,6 @@ def _off(name: str, value: Any) -> Any:
     if name == "ema" and value == 0:
         return None
     if name == "diffaugment" and value == "none":
-        return None
-    if name == "ada_target" and value == 0:
         return None
     return value
 

@@ -20,7 +20,6 @@ from dcgan_cli.checkpoint.state import restore, restore_scalers
 from dcgan_cli.config import DCGANConfig
 from dcgan_cli.model import Generator, build_models
 from dcgan_cli.seeding import derive_seed
-from dcgan_cli.training.adaptive import AdaptiveCutout, stored_probability
 from dcgan_cli.training.augment import DiffAugment
 from dcgan_cli.training.distributed import DistEnv, wrap
 from dcgan_cli.training.options import TrainOptions, parse_policy
@@ -74,14 +73,10 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
     ema = copy.deepcopy(netg).requires_grad_(False) if recipe.ema is not None else None
     # rank 0's streams are checkpointed; other ranks start their own from (seed, rank, step), as for the noise
     rank = f":{env.rank}:{start_step(resumed)}" if env.rank else ""
-    augmented = bool(recipe.diffaugment or recipe.ada_target)
     streams = {name: torch.Generator().manual_seed(derive_seed(recipe.seed, name + rank))
-               for name, wanted in (("augment", augmented), ("mirror", recipe.mirror)) if wanted}
+               for name, wanted in (("augment", bool(recipe.diffaugment)), ("mirror", recipe.mirror)) if wanted}
     if recipe.diffaugment:
         raw.augment = DiffAugment(parse_policy(recipe.diffaugment), streams["augment"])
-    if recipe.ada_target:
-        raw.adaptive = AdaptiveCutout(recipe.ada_target, streams["augment"], recipe.batch_size * env.world_size,
-                                      device, p=stored_probability(resumed), distributed=env.enabled)
     if resumed is not None:
         # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
         stored = restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise, rng=not faults.active("skip_rng_restore"),

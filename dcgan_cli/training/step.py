@@ -7,8 +7,7 @@ then G is updated to maximise log D(G(z)) (BCE against label 1) through the just
   tutorial computes and then throws away with the next `netD.zero_grad()`.
 - The statistics stay on the device; the caller decides when to pay for a host sync.
 - backward() after each D forward (as pytorch/examples does) keeps it safe under DDP with BatchNorm.
-Opt-in departures from the paper: the hinge loss, one-sided label smoothing, DiffAugment of D's inputs and
-adaptive cutout on top of it.
+Opt-in departures from the paper: the hinge loss, one-sided label smoothing and DiffAugment of D's inputs.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
-
-from dcgan_cli.training.adaptive import AdaptiveCutout
 
 # Order of the values in the stats tensor a step returns.
 STATS = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
@@ -41,11 +38,9 @@ class GanModules:
     loss: str = "bce"  # "bce": the paper's (non-saturating for G); "hinge": the SNGAN/BigGAN hinge loss
     real_label: float = 1.0  # below 1 with --label-smoothing (one-sided: fakes stay at 0)
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # DiffAugment of everything D sees
-    adaptive: AdaptiveCutout | None = None  # then cutout with an adaptive probability
 
     def d_input(self, images: torch.Tensor) -> torch.Tensor:
-        images = self.augment(images) if self.augment is not None else images
-        return self.adaptive(images) if self.adaptive is not None else images
+        return self.augment(images) if self.augment is not None else images
 
     def d_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
         if self.loss == "hinge":
@@ -79,8 +74,6 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     with m.autocast(real.device):
         out_real = m.netd(m.d_input(real)).float()
     err_real = m.d_loss(out_real, real=True)
-    if m.adaptive is not None:
-        m.adaptive.observe(out_real)
     if poison:
         err_real = err_real * float("nan")
     m.backward(err_real, D)
