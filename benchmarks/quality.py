@@ -78,6 +78,9 @@ VARIANTS: dict[str, list[str]] = {
     # rates falling linearly to 0 over the second half, and with adaptive cutout (--ada 0.6, commit 318cca2), did
     # no better (benchmarks/RESULTS.md) and were not kept
     "default-250": ["--kimg", "250"],
+    # for recall over long runs: ProGAN's minibatch-stddev channel on the current default (it cost at 5 minutes
+    # on the fourth round's recipe)
+    "mbstd": ["--mbstd"],
 }
 
 
