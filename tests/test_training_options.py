@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
 from dcgan_cli.cli.app import app
+from dcgan_cli.device import cpu_has_bf16
 from tests.conftest import TINY, run_cli
 
 runner = CliRunner()
@@ -216,7 +217,6 @@ def test_max_time_ends_the_run_normally_with_a_checkpoint(image_dir: Path, tmp_p
         assert r.exit_code == 2 and "--max-time must be a positive duration" in r.stderr
 
 
-
 def interrupted_and_resumed(data: Path, out: Path, steps: int, at: int, *flags: str) -> None:
     """A `steps`-step run stopped by Ctrl-C after step `at` (saved), then resumed with no flags to the end: unlike
     whole_and_split, the run's length never changes, as when a user interrupts a run and picks it up again."""
@@ -235,8 +235,7 @@ def same_state(a: Path, b: Path) -> bool:
         torch.equal(x[k], y[k]) for k in keys)
 
 
-needs_cpu_bf16 = pytest.mark.skipif(not __import__("dcgan_cli.device").device.cpu_has_bf16(),
-                                    reason="this CPU has no bfloat16 instructions")
+needs_cpu_bf16 = pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bfloat16 instructions")
 
 
 @needs_cpu_bf16
@@ -265,4 +264,3 @@ def test_amp_on_a_cpu_without_bf16_is_one_line_and_exit_2(image_dir: Path, tmp_p
     assert not (tmp_path / "run").exists()  # refused before the run folder
     monkeypatch.delenv("DCGAN_FAULT")
     assert train(image_dir, tmp_path / "fp32", "--max-steps", "2", "--device", "cpu").exit_code == 0
-
