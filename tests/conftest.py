@@ -10,9 +10,13 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--nz", "8", "--batch-size", "4", "--workers", "0"]
@@ -71,6 +75,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "dcgan_cli", *args], capture_output=True, env=full_env,
                           timeout=timeout, cwd=REPO)
+
+
+def state_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Weights, their EMA and the optimizer moments: what must be identical for two runs to be the same run."""
+    from safetensors.torch import load_file
+
+    return {k: v for k, v in load_file(path).items() if k.startswith(("G.", "G_ema.", "D.", "optG.", "optD."))}
+
+
+def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    import torch
+
+    return bool(a) and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def varied_checkpoint(path: Path, seed: int = 0, nz: int = 8, discriminator: bool = True) -> Path:

@@ -13,28 +13,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
 from dcgan_cli.cli.app import app
-from tests.conftest import REPO, TINY, run_cli
+from tests.conftest import REPO, TINY, run_cli, same, state_tensors
 
 runner = CliRunner()
 
 
 def train(data: Path, out: Path, *extra: str):
     return runner.invoke(app, ["train", str(data), "--out", str(out), *TINY, *extra])
-
-
-def state_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Weights and optimizer moments: what must be identical for the runs to be the same run."""
-    return {k: v for k, v in load_file(path).items() if k.startswith(("G.", "D.", "optG.", "optD."))}
-
-
-def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_resume_mid_epoch_is_bit_exact_with_negative_control(

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dcgan_cli import checkpoint
 from dcgan_cli.cli.app import app
 from dcgan_cli.device import cpu_has_bf16
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, same, state_tensors
 
 runner = CliRunner()
 
@@ -228,11 +228,8 @@ def interrupted_and_resumed(data: Path, out: Path, steps: int, at: int, *flags: 
 
 
 def same_state(a: Path, b: Path) -> bool:
-    """G, D, the EMA and both Adam states bit for bit."""
-    x, y = load_file(a / "last.safetensors"), load_file(b / "last.safetensors")
-    keys = [k for k in x if k.startswith(("G.", "G_ema.", "D.", "optG.", "optD."))]
-    return bool(keys) and keys == [k for k in y if k.startswith(("G.", "G_ema.", "D.", "optG.", "optD."))] and all(
-        torch.equal(x[k], y[k]) for k in keys)
+    """G, D, the EMA and both Adam states of two runs' last checkpoints, bit for bit."""
+    return same(state_tensors(a / "last.safetensors"), state_tensors(b / "last.safetensors"))
 
 
 needs_cpu_bf16 = pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bfloat16 instructions")
