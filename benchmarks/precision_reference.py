@@ -24,15 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from dcgan_cli.data.dataset import load_images
+from dcgan_cli.io.images import to_uint8
 from dcgan_cli.metrics import backbones
 from dcgan_cli.metrics.distances import frechet_distance, precision_recall_density_coverage
 from dcgan_cli.sampling.generator import load_generator
 
 N = 1000
-
-
-def to_u8(x: torch.Tensor) -> torch.Tensor:
-    return (x.clamp(-1, 1) * 127.5 + 127.5).round().to(torch.uint8)
 
 
 def blur(x: torch.Tensor) -> torch.Tensor:
@@ -79,16 +76,16 @@ def main() -> None:
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     row("1,000 other real images", other)
     for sigma in (0.02, 0.05, 0.1):
-        row(f"real + Gaussian noise σ {sigma} ({sigma * 127.5:.0f} grey levels)", to_u8(x + sigma * noise))
-    row("real, 3×3 box blur", to_u8(blur(x)))
-    row("real, shrunk to half size and back", to_u8(half_size(x)))
+        row(f"real + Gaussian noise σ {sigma} ({sigma * 127.5:.0f} grey levels)", to_uint8(x + sigma * noise))
+    row("real, 3×3 box blur", to_uint8(blur(x)))
+    row("real, shrunk to half size and back", to_uint8(half_size(x)))
     for path in args.checkpoints:
         netg, config, _ = load_generator(path)
         z = torch.randn(N, config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
 
         def samples(psi: float = 1.0, post: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
             with torch.no_grad():
-                return to_u8(post(torch.cat([netg(psi * z[i:i + 100]) for i in range(0, N, 100)])))
+                return to_uint8(post(torch.cat([netg(psi * z[i:i + 100]) for i in range(0, N, 100)])))
 
         row(f"`{path.name}` samples", samples())
         for psi in (0.8, 0.6):
