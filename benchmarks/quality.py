@@ -82,6 +82,10 @@ VARIANTS: dict[str, list[str]] = {
     # for recall over long runs: ProGAN's minibatch-stddev channel on the current default (it cost at 5 minutes
     # on the fourth round's recipe)
     "mbstd": ["--mbstd"],
+    # the eighth round, for recall: the R1 penalty on D's real inputs (Mescheder et al. 2018), three weights
+    "r1-0.1": ["--r1", "0.1"],
+    "r1-1": ["--r1", "1"],
+    "r1-10": ["--r1", "10"],
 }
 
 

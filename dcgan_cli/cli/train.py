@@ -104,6 +104,9 @@ def train(
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
                                       "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "
                                       "the preset's: 0.99, tutorial off]")] = None,
+    r1: Annotated[float | None, _opt(RECIPE, "R1 gradient penalty on D's real inputs with this weight (gamma), at "
+                                     "least 0 (e.g. 0.1; 0: off); applied every 4th step, weighted by 4.  \\[default: "
+                                     "off]", metavar="GAMMA")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "
@@ -153,7 +156,7 @@ def train(
     opts = TrainOptions(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
-        mirror=mirror, seed=seed, ema=ema, loss=loss.value if loss else None,
+        mirror=mirror, seed=seed, ema=ema, r1=r1, loss=loss.value if loss else None,
         label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         mbstd=mbstd,

@@ -34,7 +34,7 @@ from dcgan_cli.training.recipe import FIXED_NOISE_SIZE, Length, Recipe
 from dcgan_cli.training.rundir import RunDir
 from dcgan_cli.training.scoring import TrainingEval
 from dcgan_cli.training.setup import build_state, start_step
-from dcgan_cli.training.step import STATS, train_step, update_ema
+from dcgan_cli.training.step import R1_EVERY, STATS, train_step, update_ema
 
 Event = dict[str, Any]
 
@@ -107,7 +107,8 @@ class Loop:
                         flip = (torch.rand(batch, generator=st.mirror) < 0.5).to(self.device).view(-1, 1, 1, 1)
                         real = torch.where(flip, real.flip(3), real)
                     noise = torch.randn(batch, nz, 1, 1, generator=st.noise).to(self.device)
-                    stats = train_step(st.fast, real, noise, poison=self.step + 1 == nan_step)
+                    stats = train_step(st.fast, real, noise, poison=self.step + 1 == nan_step,
+                                       regularize=(self.step + 1) % R1_EVERY == 0)
                     self.step, self.position, epoch_steps = self.step + 1, self.position + 1, epoch_steps + 1
                     if st.ema is not None and self.recipe.ema is not None:
                         update_ema(st.ema, st.raw.netg, self.recipe.ema, self.step)

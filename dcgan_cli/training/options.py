@@ -52,6 +52,7 @@ class TrainOptions:
     diffaugment: str | Sequence[str] | None = None  # DiffAugment policy, e.g. "color,translation"; "none": off
     ema: float | None = None  # decay of an exponential moving average of G's weights (e.g. 0.999); 0: off
     mirror: bool | None = None  # random horizontal flips of the real images
+    r1: float | None = None  # weight of the R1 gradient penalty on D's real inputs (e.g. 0.1); 0: off
     nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
@@ -124,6 +125,7 @@ class TrainOptions:
         _number(self, "beta2", lo=0.0, hi=1.0, hi_open=True)
         _number(self, "label_smoothing", lo=0.0, hi=0.5, hi_open=True)
         _number(self, "ema", lo=0.0, hi=1.0, hi_open=True)
+        _number(self, "r1", lo=0.0)
         if self.preset is not None and self.preset not in PRESETS:
             raise OptionError("preset", f"must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.loss is not None and self.loss not in LOSSES:

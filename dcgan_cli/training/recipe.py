@@ -32,6 +32,7 @@ class Recipe:
     label_smoothing: float = 0.0
     diffaugment: str | None = None
     mirror: bool = False  # random horizontal flips of the real images
+    r1: float = 0.0  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: none (the paper's)
     preset: str = LEGACY_PRESET
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,7 +7,10 @@ then G is updated to maximise log D(G(z)) (BCE against label 1) through the just
   tutorial computes and then throws away with the next `netD.zero_grad()`.
 - The statistics stay on the device; the caller decides when to pay for a host sync.
 - backward() after each D forward (as pytorch/examples does) keeps it safe under DDP with BatchNorm.
-Opt-in departures from the paper: the hinge loss, one-sided label smoothing and DiffAugment of D's inputs.
+Opt-in departures from the paper: the hinge loss, one-sided label smoothing, DiffAugment of D's inputs and the
+R1 penalty (Mescheder et al. 2018): gamma/2 * E|grad_x D(x)|^2 on real inputs, which keeps D smooth around the
+data so that it cannot push G off the modes it has not yet covered. Like StyleGAN2 it is lazy: every R1_EVERY
+steps, weighted by R1_EVERY, since its double backward through D is the costly part of a step.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 
 # Order of the values in the stats tensor a step returns.
 STATS = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
+R1_EVERY = 4  # steps between R1 penalties (see the module docstring)
 
 
 @dataclass
@@ -38,6 +42,7 @@ class GanModules:
     loss: str = "bce"  # "bce": the paper's (non-saturating for G); "hinge": the SNGAN/BigGAN hinge loss
     real_label: float = 1.0  # below 1 with --label-smoothing (one-sided: fakes stay at 0)
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # DiffAugment of everything D sees
+    r1: float = 0.0  # gamma of the R1 penalty; 0: none
 
     def d_input(self, images: torch.Tensor) -> torch.Tensor:
         return self.augment(images) if self.augment is not None else images
@@ -56,6 +61,15 @@ class GanModules:
     def backward(self, loss: torch.Tensor, which: int) -> None:
         (self.scalers[which].scale(loss) if self.scalers else loss).backward()
 
+    def r1_penalty(self, out_real: torch.Tensor, real_in: torch.Tensor) -> torch.Tensor:
+        """R1_EVERY * gamma/2 * the mean over the batch of |dD/dx|^2 at the (augmented) real inputs."""
+        total = out_real.sum()
+        scale = 1.0
+        if self.scalers:  # float16: take the gradient of the scaled sum, so that it does not underflow
+            total, scale = self.scalers[0].scale(total), self.scalers[0].get_scale()
+        (grad,) = torch.autograd.grad(total, real_in, create_graph=True)
+        return (grad.float() / scale).square().sum(dim=(1, 2, 3)).mean() * (self.r1 / 2 * R1_EVERY)
+
     def step(self, opt: torch.optim.Optimizer, which: int) -> None:
         if self.scalers:
             self.scalers[which].step(opt)
@@ -64,19 +78,26 @@ class GanModules:
             opt.step()
 
 
-def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: bool = False) -> torch.Tensor:
+def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: bool = False,
+               regularize: bool = False) -> torch.Tensor:
     """One D update then one G update; returns the detached STATS as one tensor on the device.
 
+    `regularize` adds the R1 penalty to this step's D loss (with `m.r1` > 0; the caller says which steps).
     `poison` multiplies the D loss by NaN: the deterministic divergence the fault tests need.
     """
     D, G = 0, 1  # which loss scaler
+    regularize = regularize and m.r1 > 0
     m.netd.zero_grad(set_to_none=True)
+    real_in = m.d_input(real)
+    if regularize:  # the penalty is a gradient with respect to what D saw
+        real_in = real_in.detach().requires_grad_(True)
     with m.autocast(real.device):
-        out_real = m.netd(m.d_input(real)).float()
+        out_real = m.netd(real_in).float()
     err_real = m.d_loss(out_real, real=True)
     if poison:
         err_real = err_real * float("nan")
-    m.backward(err_real, D)
+    # one backward for the loss and the penalty, so that DDP reduces D's gradients once
+    m.backward(err_real + m.r1_penalty(out_real, real_in) if regularize else err_real, D)
     with m.autocast(real.device):
         fake = m.netg(noise)
         out_fake = m.netd(m.d_input(fake.detach())).float()
