@@ -86,6 +86,7 @@ VARIANTS: dict[str, list[str]] = {
     "r1-0.1": ["--r1", "0.1"],
     "r1-1": ["--r1", "1"],
     "r1-10": ["--r1", "10"],
+    "r1-1-seed-1": ["--r1", "1", "--seed", "1"],  # the winner with another training seed
 }
 
 
