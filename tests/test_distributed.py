@@ -62,6 +62,15 @@ def test_two_processes_one_run(data: Path, tmp_path: Path) -> None:
     assert not any(name.startswith(("G.module.", "D.module.")) for name in header.tensors)  # unwrapped weights
 
 
+def test_r1_penalty_under_two_processes(data: Path, tmp_path: Path) -> None:
+    """The penalty's double backward through a DDP-wrapped D: one reduction, the ranks' weights still equal."""
+    r = torchrun("train", str(data), "--out", str(tmp_path / "ddp"), *TINY, "--max-steps", "4", "--r1", "1", "--json")
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    end = events(r.stdout)[-1]
+    assert end["event"] == "end" and end["weights_in_sync"] is True
+    assert checkpoint.read_header(tmp_path / "ddp" / checkpoint.LAST).json_field("options")["r1"] == 1.0
+
+
 def test_checkpoints_cross_world_sizes(data: Path, tmp_path: Path) -> None:
     single = tmp_path / "single"
     r = run_cli("train", str(data), "--out", str(single), *TINY, "--max-steps", "2", "-q")

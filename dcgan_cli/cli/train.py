@@ -104,9 +104,9 @@ def train(
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
                                       "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "
                                       "the preset's: 0.99, tutorial off]")] = None,
-    r1: Annotated[float | None, _opt(RECIPE, "R1 gradient penalty on D's real inputs with this weight (gamma), at "
-                                     "least 0 (e.g. 0.1; 0: off); applied every 4th step, weighted by 4.  \\[default: "
-                                     "off]", metavar="GAMMA")] = None,
+    r1: Annotated[float | None, _opt(RECIPE, "R1 gradient penalty on D's real inputs with this weight (gamma), "
+                                     "at least 0, e.g. 1 for a small folder and a long run (0: off); applied every "
+                                     "4th step, weighted by 4.  \\[default: 0]", metavar="GAMMA")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "

@@ -52,7 +52,7 @@ class TrainOptions:
     diffaugment: str | Sequence[str] | None = None  # DiffAugment policy, e.g. "color,translation"; "none": off
     ema: float | None = None  # decay of an exponential moving average of G's weights (e.g. 0.999); 0: off
     mirror: bool | None = None  # random horizontal flips of the real images
-    r1: float | None = None  # weight of the R1 gradient penalty on D's real inputs (e.g. 0.1); 0: off
+    r1: float | None = None  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: off
     nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
