@@ -40,6 +40,10 @@ PRESETS: dict[str, Preset] = {
     # lr 8e-4 with ndf 16 124 (4,286 steps against 2,342); a smaller G did not (widths 24: 210), nor did beta2
     # 0.99 (144 beside 140) or --mbstd (160) this early. That recipe carried on: FD 102 at 10 minutes (263 kimg),
     # 96 at 20 (550 kimg); the length is the knee, 250 kimg, about 10 minutes at 64x64 on 2 CPU cores.
+    # Eighth round: the R1 penalty (--r1 1) on this recipe is level at 5 minutes on OpenMoji (FD 129 beside 125) and
+    # pulls ahead after (92 and 77 at 10 and 20 minutes against 113 and 95, recall 0.17 against 0.06), but on
+    # Fashion-MNIST, 60,000 images where D does not run ahead, it costs (FD 70 against 40 at 32 px, 118 against 70
+    # at 64 px, 5 minutes): opt-in, for small folders and long runs.
     "default": Preset(
         "default", "more, cheaper steps: G width 32, D width 16, batch 32, Adam 8e-4, DiffAugment "
         "color+translation, EMA 0.99 of G; 250k images shown",
