@@ -12,14 +12,9 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from dcgan_cli.cli.app import app
-from tests.conftest import TINY
-from tests.test_training_options import whole_and_split
+from tests.test_training_options import train, whole_and_split
 
 runner = CliRunner()
-
-
-def train(data: Path, out: Path, *extra: str):
-    return runner.invoke(app, ["train", str(data), "--out", str(out), *TINY, *extra])
 
 
 def linear_modules(r1: float):
