@@ -88,6 +88,8 @@ VARIANTS: dict[str, list[str]] = {
     "r1-1": ["--r1", "1"],
     "r1-10": ["--r1", "10"],
     "r1-1-seed-1": ["--r1", "1", "--seed", "1"],  # the winner with another training seed
+    # ninth round: R1 only once D runs ahead (adaptive_r1.py): gamma 1 x p, p steered to keep D(x) at 0.6
+    "r1-adaptive": ["--r1", "1", "--r1-target", "0.6"],
 }
 
 

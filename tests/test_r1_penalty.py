@@ -17,22 +17,21 @@ from tests.test_training_options import train, whole_and_split
 runner = CliRunner()
 
 
-def linear_modules(r1: float):
+def linear_modules():
     """G and D small enough to differentiate by hand: D(x) = w . x, so dD/dx = w for every image."""
     from dcgan_cli.training.step import GanModules
 
     netg = torch.nn.Sequential(torch.nn.ConvTranspose2d(2, 1, 4), torch.nn.Tanh())  # 2x1x1 noise -> 1x4x4
     netd = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 1, bias=False))
-    return GanModules(netg, netd, torch.optim.SGD(netg.parameters(), 0.0), torch.optim.SGD(netd.parameters(), 0.0),
-                      r1=r1)
+    return GanModules(netg, netd, torch.optim.SGD(netg.parameters(), 0.0), torch.optim.SGD(netd.parameters(), 0.0))
 
 
 def test_the_penalty_is_gamma_over_two_times_the_squared_input_gradient_weighted_by_its_interval() -> None:
     from dcgan_cli.training.step import R1_EVERY
 
-    m = linear_modules(r1=0.5)
+    m = linear_modules()
     real = torch.randn(3, 1, 4, 4, requires_grad=True)
-    penalty = m.r1_penalty(m.netd(real), real)
+    penalty = m.r1_penalty(m.netd(real), real, 0.5)
     w = m.netd[1].weight
     expected = 0.5 / 2 * R1_EVERY * w.square().sum()
     assert torch.allclose(penalty, expected)
@@ -42,27 +41,27 @@ def test_the_penalty_is_gamma_over_two_times_the_squared_input_gradient_weighted
 
 def test_under_float16_loss_scaling_the_penalty_is_the_unscaled_one() -> None:
     """With loss scaling the input gradient is taken of the scaled sum (no underflow) and unscaled before squaring."""
-    m = linear_modules(r1=0.5)
+    m = linear_modules()
     real = torch.randn(3, 1, 4, 4, requires_grad=True)
-    plain = m.r1_penalty(m.netd(real), real)
+    plain = m.r1_penalty(m.netd(real), real, 0.5)
     m.scalers = (torch.amp.GradScaler("cpu", init_scale=2.0**12), torch.amp.GradScaler("cpu"))
-    scaled = m.r1_penalty(m.netd(real), real)
+    scaled = m.r1_penalty(m.netd(real), real, 0.5)
     assert torch.allclose(scaled, plain)
     m.scalers[0].get_scale = lambda: 1.0  # negative control: a gradient left scaled is 2^24 times too large
-    assert not torch.allclose(m.r1_penalty(m.netd(real), real), plain)
+    assert not torch.allclose(m.r1_penalty(m.netd(real), real, 0.5), plain)
 
 
-@pytest.mark.parametrize("regularize,r1,changes", [(True, 1.0, True), (False, 1.0, False), (True, 0.0, False)])
-def test_a_step_adds_the_penalty_only_when_asked_and_on(regularize: bool, r1: float, changes: bool) -> None:
+@pytest.mark.parametrize("r1,changes", [(1.0, True), (0.0, False)])
+def test_a_step_adds_the_penalty_only_when_on(r1: float, changes: bool) -> None:
     """D's gradient after a step with the penalty differs from the plain step's by the penalty's gradient."""
     from dcgan_cli.training.step import train_step
 
     grads = []
-    for gamma, reg in ((0.0, False), (r1, regularize)):
+    for gamma in (0.0, r1):
         torch.manual_seed(0)
-        m = linear_modules(gamma)
+        m = linear_modules()
         train_step(m, torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(1)),
-                   torch.randn(3, 2, 1, 1, generator=torch.Generator().manual_seed(2)), regularize=reg)
+                   torch.randn(3, 2, 1, 1, generator=torch.Generator().manual_seed(2)), r1=gamma)
         grads.append(m.netd[1].weight.grad.clone())
     assert (not torch.equal(grads[0], grads[1])) is changes
 

@@ -14,7 +14,7 @@ from dcgan_cli.errors import CheckpointError
 
 def capture(*, config: dict[str, Any], netg: torch.nn.Module, netd: torch.nn.Module,
             opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, noise: torch.Generator,
-            fixed_noise: torch.Tensor, progress: dict[str, int], options: dict[str, Any], dataset: dict[str, Any],
+            fixed_noise: torch.Tensor, progress: dict[str, Any], options: dict[str, Any], dataset: dict[str, Any],
             ema: torch.nn.Module | None = None, streams: dict[str, torch.Generator] | None = None,
             scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler] | None = None) -> Checkpoint:
     """Everything a resumed run needs to continue bit for bit (tensors are referenced, not copied). `streams` are

@@ -107,6 +107,10 @@ def train(
     r1: Annotated[float | None, _opt(RECIPE, "R1 gradient penalty on D's real inputs with this weight (gamma), "
                                      "at least 0, e.g. 1 for a small folder and a long run (0: off); applied every "
                                      "4th step, weighted by 4.  \\[default: 0]", metavar="GAMMA")] = None,
+    r1_target: Annotated[float | None, _opt(RECIPE, "Adaptive R1: scale --r1's gamma by a p from 0 to 1 that rises "
+                                            "while D's mean confidence on the real images is above this (e.g. 0.6) "
+                                            "and falls while it is below, so the penalty acts only once D runs "
+                                            "ahead; 0: gamma fixed.  \\[default: 0]", metavar="D_X")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "
@@ -156,7 +160,7 @@ def train(
     opts = TrainOptions(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
-        mirror=mirror, seed=seed, ema=ema, r1=r1, loss=loss.value if loss else None,
+        mirror=mirror, seed=seed, ema=ema, r1=r1, r1_target=r1_target, loss=loss.value if loss else None,
         label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         mbstd=mbstd,

@@ -82,6 +82,16 @@ def any_rank(env: DistEnv, flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def mean_over_ranks(env: DistEnv, value: torch.Tensor) -> float:
+    """A scalar tensor averaged over every rank, as a number every rank agrees on (the value itself without
+    torchrun)."""
+    if env.enabled:
+        value = value.detach().clone()
+        dist.all_reduce(value)
+        value /= env.world_size
+    return float(value)
+
+
 def wrap(module: torch.nn.Module, env: DistEnv, device: torch.device) -> torch.nn.Module:
     """DDP around a module when running under torchrun; the module itself otherwise."""
     if not env.enabled:

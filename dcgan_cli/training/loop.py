@@ -24,8 +24,9 @@ from dcgan_cli.data.batches import batch_indices, epoch_permutation, to_model_in
 from dcgan_cli.data.dataset import ImageSet
 from dcgan_cli.errors import DivergedError, Interrupted
 from dcgan_cli.metrics.backbones import Backbone
+from dcgan_cli.training.adaptive_r1 import R1Strength, stored_p
 from dcgan_cli.training.best import BestKeeper
-from dcgan_cli.training.distributed import DistEnv, any_rank, barrier, same_on_all_ranks
+from dcgan_cli.training.distributed import DistEnv, any_rank, barrier, mean_over_ranks, same_on_all_ranks
 from dcgan_cli.training.health import HealthMonitor
 from dcgan_cli.training.interrupt import StopFlag
 from dcgan_cli.training.metrics_log import MetricsLog
@@ -48,6 +49,8 @@ class Loop:
         self.length = length
         self.backbone = backbone
         self.state = build_state(config, recipe, opts, env, device, resumed)
+        self.r1 = R1Strength(recipe.r1, recipe.r1_target, recipe.batch_size * env.world_size, R1_EVERY,
+                             p=stored_p(resumed))
         self.stop = StopFlag()
         self.last_saved: tuple[int, Path] | None = None
         if resumed is not None:
@@ -107,8 +110,11 @@ class Loop:
                         flip = (torch.rand(batch, generator=st.mirror) < 0.5).to(self.device).view(-1, 1, 1, 1)
                         real = torch.where(flip, real.flip(3), real)
                     noise = torch.randn(batch, nz, 1, 1, generator=st.noise).to(self.device)
+                    penalised = (self.step + 1) % R1_EVERY == 0
                     stats = train_step(st.fast, real, noise, poison=self.step + 1 == nan_step,
-                                       regularize=(self.step + 1) % R1_EVERY == 0)
+                                       r1=self.r1.gamma_now if penalised else 0.0)
+                    if penalised and self.r1.adaptive:  # one host sync per penalised step
+                        self.r1.observe(mean_over_ranks(env, stats[STATS.index("d_x")]))
                     self.step, self.position, epoch_steps = self.step + 1, self.position + 1, epoch_steps + 1
                     if st.ema is not None and self.recipe.ema is not None:
                         update_ema(st.ema, st.raw.netg, self.recipe.ema, self.step)
@@ -121,7 +127,8 @@ class Loop:
                             raise self._diverged(values)
                         row = {"step": self.step, "epoch": self.epoch, **{k: round(v, 6) for k, v in values.items()},
                                "img_per_s": round((self.step - step_log) * batch / max(now - t_log, 1e-9), 2),
-                               "elapsed": round(now - t_start, 3)}
+                               "elapsed": round(now - t_start, 3),
+                               **({"r1_gamma": round(self.r1.gamma_now, 6)} if self.recipe.r1 else {})}
                         metrics.write(row)
                         self.emit({"event": "step", "total_steps": self.total, **row})
                         for warning in health.observe(self.step, values):
@@ -199,7 +206,7 @@ class Loop:
                        opt_d=st.raw.opt_d, noise=st.noise, fixed_noise=st.fixed, ema=st.ema, streams=st.streams,
                        scalers=st.fast.scalers,
                        progress={"step": self.step, "epoch": self.epoch, "position": self.position,
-                                 **(extra_progress or {})},
+                                 **self.r1.progress(), **(extra_progress or {})},
                        options=self.options,
                        dataset={"fingerprint": self.data.report.fingerprint, "images": self.data.report.used})
 

@@ -53,6 +53,7 @@ class TrainOptions:
     ema: float | None = None  # decay of an exponential moving average of G's weights (e.g. 0.999); 0: off
     mirror: bool | None = None  # random horizontal flips of the real images
     r1: float | None = None  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: off
+    r1_target: float | None = None  # adaptive R1: gamma scaled by p, steered to keep D(x) here; 0: fixed gamma
     nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
@@ -126,6 +127,7 @@ class TrainOptions:
         _number(self, "label_smoothing", lo=0.0, hi=0.5, hi_open=True)
         _number(self, "ema", lo=0.0, hi=1.0, hi_open=True)
         _number(self, "r1", lo=0.0)
+        _number(self, "r1_target", lo=0.0, hi=1.0, hi_open=True)
         if self.preset is not None and self.preset not in PRESETS:
             raise OptionError("preset", f"must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.loss is not None and self.loss not in LOSSES:

@@ -29,7 +29,8 @@ PRESETS: dict[str, Preset] = {
         "tutorial", "the PyTorch DCGAN tutorial: widths 64, BCE, Adam 2e-4/0.5, batch 128, 5 epochs",
         model={"nz": 100, "ngf": 64, "ndf": 64},
         recipe={"batch_size": 128, "lr_d": 2e-4, "lr_g": 2e-4, "beta1": 0.5, "beta2": 0.999, "ema": None,
-                "loss": "bce", "label_smoothing": 0.0, "diffaugment": None, "mirror": False, "r1": 0.0},
+                "loss": "bce", "label_smoothing": 0.0, "diffaugment": None, "mirror": False, "r1": 0.0,
+                "r1_target": None},
         length={"epochs": 5},
     ),
     # Measured on OpenMoji at 64x64, 5 minutes on 2 cores (benchmarks/RESULTS.md). First round: widths 32 beat 48
@@ -50,7 +51,7 @@ PRESETS: dict[str, Preset] = {
         model={"nz": 100, "ngf": 32, "ndf": 16},
         recipe={"batch_size": 32, "lr_d": 8e-4, "lr_g": 8e-4, "beta1": 0.5, "beta2": 0.999, "ema": 0.99,
                 "loss": "bce", "label_smoothing": 0.0, "diffaugment": "color,translation", "mirror": False,
-                "r1": 0.0},
+                "r1": 0.0, "r1_target": None},
         length={"kimg": 250},
     ),
 }

@@ -84,7 +84,7 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
         fixed = stored if stored is not None else fixed
     if env.enabled and env.rank > 0:
         noise.manual_seed(derive_seed(recipe.seed, f"noise:{env.rank}:{start_step(resumed)}"))
-    raw.loss, raw.real_label, raw.r1 = recipe.loss, 1.0 - recipe.label_smoothing, recipe.r1
+    raw.loss, raw.real_label = recipe.loss, 1.0 - recipe.label_smoothing
     fast = dataclasses.replace(raw, netg=wrap(netg, env, device), netd=wrap(netd, env, device),
                                netd_for_g=netd if env.enabled else None)
     if opts.amp and device.type == "cpu":  # bf16 autocast; bf16 keeps float32's range, so no loss scaling

@@ -11,7 +11,8 @@ Departures from the paper, each an option (a preset may turn it on): the hinge l
 DiffAugment of D's inputs, and the R1 penalty (Mescheder et al. 2018), gamma/2 * E|grad_x D(x)|^2 on the real
 inputs: it flattens D around the data, where an unpenalised D keeps sharpening once it is ahead. Like StyleGAN2's
 it is lazy, every R1_EVERY steps with R1_EVERY times the weight: its double backward through D makes a
-penalised step about 1.5x a plain one (the default preset at 64x64 on a CPU).
+penalised step about 1.5x a plain one (the default preset at 64x64 on a CPU). Its gamma may change from one
+penalised step to the next (adaptive_r1.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class GanModules:
     loss: str = "bce"  # "bce": the paper's (non-saturating for G); "hinge": the SNGAN/BigGAN hinge loss
     real_label: float = 1.0  # below 1 with --label-smoothing (one-sided: fakes stay at 0)
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # DiffAugment of everything D sees
-    r1: float = 0.0  # gamma of the R1 penalty; 0: none
 
     def d_input(self, images: torch.Tensor) -> torch.Tensor:
         return self.augment(images) if self.augment is not None else images
@@ -62,14 +62,14 @@ class GanModules:
     def backward(self, loss: torch.Tensor, which: int) -> None:
         (self.scalers[which].scale(loss) if self.scalers else loss).backward()
 
-    def r1_penalty(self, out_real: torch.Tensor, real_in: torch.Tensor) -> torch.Tensor:
+    def r1_penalty(self, out_real: torch.Tensor, real_in: torch.Tensor, gamma: float) -> torch.Tensor:
         """R1_EVERY * gamma/2 * the mean over the batch of |dD/dx|^2 at the (augmented) real inputs."""
         total = out_real.sum()
         scale = 1.0
         if self.scalers:  # float16: take the gradient of the scaled sum, so that it does not underflow
             total, scale = self.scalers[0].scale(total), self.scalers[0].get_scale()
         (grad,) = torch.autograd.grad(total, real_in, create_graph=True)
-        return (grad.float() / scale).square().sum(dim=(1, 2, 3)).mean() * (self.r1 / 2 * R1_EVERY)
+        return (grad.float() / scale).square().sum(dim=(1, 2, 3)).mean() * (gamma / 2 * R1_EVERY)
 
     def step(self, opt: torch.optim.Optimizer, which: int) -> None:
         if self.scalers:
@@ -80,14 +80,14 @@ class GanModules:
 
 
 def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: bool = False,
-               regularize: bool = False) -> torch.Tensor:
+               r1: float = 0.0) -> torch.Tensor:
     """One D update then one G update; returns the detached STATS as one tensor on the device.
 
-    `regularize` adds the R1 penalty to this step's D loss (with `m.r1` > 0; the caller says which steps).
+    `r1` > 0 adds the R1 penalty with that gamma to this step's D loss (the caller says which steps, and how strong).
     `poison` multiplies the D loss by NaN: the deterministic divergence the fault tests need.
     """
     D, G = 0, 1  # which loss scaler
-    regularize = regularize and m.r1 > 0
+    regularize = r1 > 0
     m.netd.zero_grad(set_to_none=True)
     real_in = m.d_input(real)
     if regularize:  # the penalty is a gradient with respect to what D saw
@@ -100,7 +100,7 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     if poison:
         err_real = err_real * float("nan")
     # one backward for the loss and the penalty, so that DDP reduces D's gradients once
-    m.backward(err_real + m.r1_penalty(out_real, real_in) if regularize else err_real, D)
+    m.backward(err_real + m.r1_penalty(out_real, real_in, r1) if regularize else err_real, D)
     with m.autocast(real.device):
         fake = m.netg(noise)
         out_fake = m.netd(m.d_input(fake.detach())).float()
