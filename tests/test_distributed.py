@@ -62,13 +62,16 @@ def test_two_processes_one_run(data: Path, tmp_path: Path) -> None:
     assert not any(name.startswith(("G.module.", "D.module.")) for name in header.tensors)  # unwrapped weights
 
 
-def test_r1_penalty_under_two_processes(data: Path, tmp_path: Path) -> None:
-    """The penalty's double backward through a DDP-wrapped D: one reduction, the ranks' weights still equal."""
-    r = torchrun("train", str(data), "--out", str(tmp_path / "ddp"), *TINY, "--max-steps", "4", "--r1", "1", "--json")
+def test_adaptive_r1_penalty_under_two_processes(data: Path, tmp_path: Path) -> None:
+    """Adaptive R1: step 4 averages D(x) over the ranks to move p (each rank sees other images), step 8 runs the
+    penalty's double backward through a DDP-wrapped D: one reduction, the ranks' weights still equal."""
+    r = torchrun("train", str(data), "--out", str(tmp_path / "ddp"), *TINY, "--max-steps", "8", "--r1", "1",
+                 "--r1-target", "0.05", "--json")
     assert r.returncode == 0, r.stderr.decode()[-3000:]
     end = events(r.stdout)[-1]
     assert end["event"] == "end" and end["weights_in_sync"] is True
-    assert checkpoint.read_header(tmp_path / "ddp" / checkpoint.LAST).json_field("options")["r1"] == 1.0
+    header = checkpoint.read_header(tmp_path / "ddp" / checkpoint.LAST)
+    assert header.json_field("options")["r1"] == 1.0 and header.progress["r1_p"] > 0
 
 
 def test_checkpoints_cross_world_sizes(data: Path, tmp_path: Path) -> None:
@@ -104,7 +107,8 @@ def test_the_global_batch_carries_over_to_one_process(tmp_path: Path) -> None:
         assert resumed[key] == fresh[key], key
     assert resumed["options"]["batch_size"] == 16 and resumed["start_step"] == 3
     a, b = (checkpoint.read_header(run / checkpoint.LAST) for run in (ddp, single))
-    assert a.progress == b.progress == {"step": 5, "epoch": 2, "position": 1}  # the same place in the same epoch
+    place = {"step": 5, "epoch": 2, "position": 1}  # the same place in the same epoch
+    assert a.progress == {**place, "r1_p": a.progress["r1_p"]} and b.progress == {**place, "r1_p": b.progress["r1_p"]}
     assert a.json_field("options")["global_batch"] == b.json_field("options")["global_batch"] == 16
     # the weights differ only where the maths does: BatchNorm saw 8 images per process, not 16, for 3 steps,
     # and ranks other than 0 drew their own noise (test_ranks_share_out_the_single_process_batches: same images)

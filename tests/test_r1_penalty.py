@@ -70,7 +70,7 @@ def test_r1_run_resumes_exactly_is_recorded_and_fixed(image_dir: Path, tmp_path:
     from dcgan_cli.training.step import R1_EVERY
 
     assert R1_EVERY <= 4  # whole_and_split's 4 steps then include a penalised step, in the resumed half
-    whole, _ = whole_and_split(image_dir, tmp_path, "--r1", "0.5")
+    whole, _ = whole_and_split(image_dir, tmp_path, "--r1", "0.5", "--r1-target", "0")
     info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "whole"), "--json"]).stdout)
     assert info["options"]["r1"] == 0.5
     r = train(image_dir, tmp_path / "whole", "--max-steps", "5", "--resume", "--r1", "0")
@@ -81,11 +81,11 @@ def test_r1_run_resumes_exactly_is_recorded_and_fixed(image_dir: Path, tmp_path:
     assert json.loads(runner.invoke(app, ["inspect", str(tmp_path / "plain"), "--json"]).stdout)["options"]["r1"] == 0
 
 
-def test_r1_is_off_in_every_preset(image_dir: Path, tmp_path: Path) -> None:
-    for preset, expected in (("default", 0.0), ("tutorial", 0.0)):
+def test_r1_is_adaptive_in_the_default_preset_and_off_in_the_tutorial(image_dir: Path, tmp_path: Path) -> None:
+    for preset, expected in (("default", (1.0, 0.6)), ("tutorial", (0.0, None))):
         assert train(image_dir, tmp_path / preset, "--max-steps", "1", "--preset", preset).exit_code == 0
         info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / preset), "--json"]).stdout)
-        assert info["options"]["r1"] == expected, preset
+        assert (info["options"]["r1"], info["options"]["r1_target"]) == expected, preset
 
 
 def test_r1_is_lazy_the_steps_between_penalties_are_plain(image_dir: Path, tmp_path: Path) -> None:
@@ -93,7 +93,8 @@ def test_r1_is_lazy_the_steps_between_penalties_are_plain(image_dir: Path, tmp_p
 
     for steps in (R1_EVERY - 1, R1_EVERY):
         for name, gamma in (("r1", "1"), ("plain", "0")):
-            r = train(image_dir, tmp_path / f"{name}{steps}", "--max-steps", str(steps), "--r1", gamma)
+            r = train(image_dir, tmp_path / f"{name}{steps}", "--max-steps", str(steps), "--r1", gamma,
+                      "--r1-target", "0")
             assert r.exit_code == 0, r.stderr
         a, b = (load_file(tmp_path / f"{name}{steps}" / "last.safetensors") for name in ("r1", "plain"))
         same = all(torch.equal(a[k], b[k]) for k in a if k.startswith(("G.", "D.")))
@@ -104,7 +105,7 @@ def test_r1_is_lazy_the_steps_between_penalties_are_plain(image_dir: Path, tmp_p
 def test_r1_with_compile_runs_its_penalised_steps_eagerly(image_dir: Path, tmp_path: Path) -> None:
     """Compiled graphs do not differentiate twice (aot_autograd refuses a double backward): without the eager
     detour the 4th step fails with an internal error."""
-    r = train(image_dir, tmp_path / "run", "--max-steps", "4", "--r1", "1", "--compile")
+    r = train(image_dir, tmp_path / "run", "--max-steps", "4", "--r1", "1", "--r1-target", "0", "--compile")
     assert r.exit_code == 0, r.stderr
     assert json.loads(runner.invoke(app, ["inspect", str(tmp_path / "run"), "--json"]).stdout)["options"]["r1"] == 1
 

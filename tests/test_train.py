@@ -39,7 +39,9 @@ def test_short_run_writes_every_artefact(image_dir: Path, tmp_path: Path) -> Non
     with Image.open(out / "samples" / "step_00000006.png") as grid:
         assert grid.size == (8 * 18 + 2, 8 * 18 + 2)  # 64 fixed-noise images, 16 px + 2 px padding
     header = checkpoint.read_header(out / "last.safetensors")
-    assert header.progress == {"step": 6, "epoch": 2, "position": 0}
+    # and the p of the default preset's adaptive R1 penalty (adaptive_r1.py)
+    assert header.progress == {"step": 6, "epoch": 2, "position": 0, "r1_p": header.progress["r1_p"]}
+    assert 0 <= header.progress["r1_p"] <= 1 and {"r1_gamma"} <= set(rows[0])
     assert header.config == {"nz": 8, "ngf": 8, "ndf": 8, "channels": 3, "image_size": 16}
     assert header.can_resume
     assert {"torch_version", "dcgan_version", "created", "options", "dataset"} <= set(header.metadata)

@@ -106,11 +106,13 @@ def train(
                                       "the preset's: 0.99, tutorial off]")] = None,
     r1: Annotated[float | None, _opt(RECIPE, "R1 gradient penalty on D's real inputs with this weight (gamma), "
                                      "at least 0, e.g. 1 for a small folder and a long run (0: off); applied every "
-                                     "4th step, weighted by 4.  \\[default: 0]", metavar="GAMMA")] = None,
+                                     "4th step, weighted by 4.  \\[default: the preset's: 1, tutorial 0]",
+                                     metavar="GAMMA")] = None,
     r1_target: Annotated[float | None, _opt(RECIPE, "Adaptive R1: scale --r1's gamma by a p from 0 to 1 that rises "
                                             "while D's mean confidence on the real images is above this (e.g. 0.6) "
                                             "and falls while it is below, so the penalty acts only once D runs "
-                                            "ahead; 0: gamma fixed.  \\[default: 0]", metavar="D_X")] = None,
+                                            "ahead; 0: gamma fixed.  \\[default: the preset's: 0.6, tutorial 0]",
+                                            metavar="D_X")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "

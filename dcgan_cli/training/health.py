@@ -53,8 +53,9 @@ class HealthMonitor:
             return self._raise("d_wins", step, f"D is overpowering G: D(G(z)) {fake:.3f} and D(x) {real:.3f} "
                                f"over the last {len(self.rows)} logged steps, Loss_G {loss_g:.1f}",
                                "G learns little while D wins: use the default preset (smaller widths, more "
-                               "steps), add --diffaugment color,translation, or train with --r1 1 (a penalty "
-                               "that keeps D smooth; fixed for a run, so for the next one)",
+                               "steps, DiffAugment, and an R1 penalty on D that grows while D is ahead), or add "
+                               "--diffaugment color,translation and --r1 1 --r1-target 0.6 (fixed for a run, so "
+                               "for the next one)",
                                {"d_g_z": round(fake, 4), "d_x": round(real, 4), "loss_g": round(loss_g, 3)})
         if fake > 2 * D_WINS_FAKE:
             self.active.discard("d_wins")
