@@ -123,3 +123,18 @@ def test_a_hostile_r1_p_in_a_checkpoint_is_one_line_and_exit_4(image_dir: Path, 
         r = train(image_dir, tmp_path / "run", "--max-steps", "3", "--resume")
         assert r.exit_code == 4 and "r1_p must be a number from 0 to 1" in r.stderr, (bad, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_from_python_the_same_options_record_p(image_dir: Path, tmp_path: Path) -> None:
+    import dcgan_cli as dcgan
+
+    events: list[dict] = []
+    end = dcgan.train(dcgan.TrainOptions(data=image_dir, out=tmp_path / "run", max_steps=8, image_size=16, nz=8,
+                                         ngf=8, ndf=8, batch_size=4, workers=0, r1=1.0, r1_target=0.05),
+                     on_event=events.append)
+    assert end["step"] == 8
+    start = next(e for e in events if e["event"] == "start")
+    assert (start["options"]["r1"], start["options"]["r1_target"]) == (1.0, 0.05)
+    gammas = [e["r1_gamma"] for e in events if e["event"] == "step"]
+    assert gammas[:3] == [0.0] * 3 and gammas[3] > 0  # step 4 saw D above 0.05 and raised p
+    assert checkpoint.read_header(tmp_path / "run" / "last.safetensors").progress["r1_p"] > 0

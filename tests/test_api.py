@@ -95,6 +95,8 @@ BAD_OPTIONS = [
     ("device", "tpu", "unknown device"),
     ("spectral_norm", "yes", "True, False or None"),
     ("mbstd", 1, "True, False or None"),
+    ("r1", -1, "at least 0"),
+    ("r1_target", 1.0, "below 1"),
     ("resume", 1, "True or False"),
 ]
 

@@ -35,7 +35,7 @@ def test_scalars_and_grid_and_resume(tmp_path: Path) -> None:
     acc = read_events(run / "tensorboard")
     tags = acc.Tags()
     assert {"train/loss_d", "train/loss_g", "train/d_x", "train/d_g_z1", "train/d_g_z2", "train/img_per_s",
-            "eval/swd/mean"} <= set(tags["scalars"])
+            "train/r1_gamma", "eval/swd/mean"} <= set(tags["scalars"])  # r1_gamma: the default's adaptive R1
     assert [e.step for e in acc.Scalars("train/loss_g")] == [1, 2, 3, 4, 5, 6]  # one stream, no step twice
     assert [e.step for e in acc.Scalars("eval/swd/mean")] == [4, 6]
     assert "samples/fixed_noise" in tags["images"]

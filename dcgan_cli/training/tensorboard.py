@@ -18,7 +18,7 @@ from typing import Any
 from dcgan_cli.errors import UsageError
 
 FOLDER = "tensorboard"
-STATS = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "img_per_s")
+STATS = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "img_per_s", "r1_gamma")  # r1_gamma: when R1 is on
 INSTALL = "pip install 'dcgan-cli[tensorboard]'"
 
 
