@@ -9,8 +9,9 @@ strength is gamma x p, and p in [0, 1] is steered as StyleGAN2-ADA steers its au
 penalised step, p rises while that step's D(x) is above the target and falls while it is below, by at most 1 for
 every ADJUST_KIMG thousand images shown. Where D stays honest p stays 0, and no step pays for the double backward.
 
-The signal is the mean sigmoid, not ADA's E[sign D(x)]: on Fashion-MNIST D puts 60 % of real images on the real side
-by a hair (D(x) 0.54), so the sign cannot tell that run from OpenMoji's, and the mean can. Reading it costs one host
+The signal is the mean sigmoid, not ADA's E[sign D(x)]: on Fashion-MNIST D puts about 80 % of the real images on the
+real side by a hair (E[sign D(x)] 0.54-0.62 with D(x) 0.54), so the sign cannot tell that run from OpenMoji's, and the
+mean can. Reading it costs one host
 sync per penalised step. p is a plain number, the same on every rank (D(x) is averaged across processes), and is
 checkpointed as `progress.r1_p`, so a resumed run goes on bit for bit.
 """
