@@ -48,7 +48,7 @@ PRESETS: dict[str, Preset] = {
     # where D runs ahead: on OpenMoji p reaches 1 within 1,500 steps and it scores as --r1 1 does (FD 127, 94, 81 at
     # 5, 10, 20 minutes, recall 0.17 at 20); on Fashion-MNIST gamma stays near 0.001 after the first few hundred
     # steps and FD lands within the previous default's own seed spread at 64 px (5 minutes: 95 against 70 and 94 for
-    # seeds 999 and 1), 6-11 % behind it at 32 px (42 against 38-40). So it is on.
+    # seeds 999 and 1) and overlaps it at 32 px (39-42 on two seeds against 38-40). So it is on.
     "default": Preset(
         "default", "more, cheaper steps: G width 32, D width 16, batch 32, Adam 8e-4, DiffAugment "
         "color+translation, EMA 0.99 of G, an R1 penalty on D (gamma up to 1) while D runs ahead; 250k images "
