@@ -7,24 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
 from dcgan_cli.cli.app import app
-from tests.test_training_options import train
+from tests.test_training_options import same_state, train
 
 runner = CliRunner()
-
-
-def weights(run: Path) -> dict[str, torch.Tensor]:
-    state = load_file(run / "last.safetensors")
-    return {k: v for k, v in state.items() if k.startswith(("G.", "D."))}
-
-
-def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_p_rises_while_d_is_above_the_target_falls_below_it_and_stays_in_0_1() -> None:
@@ -72,11 +61,11 @@ def test_adaptive_r1_resumes_exactly_through_a_p_above_0(image_dir: Path, tmp_pa
     assert checkpoint.read_header(tmp_path / "split" / "last.safetensors").progress["r1_p"] == 1.0
     r = train(image_dir, tmp_path / "split", "--max-steps", "8", "--resume")
     assert r.exit_code == 0, r.stderr
-    assert same(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+    assert same_state(tmp_path / "whole", tmp_path / "split")
     # what made the run: not the fixed penalty (also at step 4), not the plain run (none at step 8)
     for run, extra in (("fixed", ("--r1", "0.5", "--r1-target", "0")), ("plain", ("--r1", "0"))):
         assert train(image_dir, tmp_path / run, "--max-steps", "8", *extra).exit_code == 0
-        assert not same(weights(tmp_path / "whole"), weights(tmp_path / run)), run
+        assert not same_state(tmp_path / "whole", tmp_path / run), run
     rows = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     assert [row["r1_gamma"] for row in rows] == [0.0] * 3 + [0.5] * 5  # what the next penalised step applies
     info = json.loads(runner.invoke(app, ["inspect", str(tmp_path / "whole"), "--json"]).stdout)
@@ -90,7 +79,7 @@ def test_a_d_that_never_runs_ahead_never_pays_the_run_is_the_plain_one(image_dir
     assert train(image_dir, tmp_path / "adaptive", "--max-steps", "8", "--r1", "1", "--r1-target", "0.99"
                  ).exit_code == 0
     assert train(image_dir, tmp_path / "plain", "--max-steps", "8", "--r1", "0").exit_code == 0
-    assert same(weights(tmp_path / "adaptive"), weights(tmp_path / "plain"))
+    assert same_state(tmp_path / "adaptive", tmp_path / "plain")
     assert checkpoint.read_header(tmp_path / "adaptive" / "last.safetensors").progress["r1_p"] == 0.0
 
 
@@ -99,8 +88,8 @@ def test_a_target_of_0_is_the_fixed_penalty(image_dir: Path, tmp_path: Path) -> 
     for run, extra in (("fixed", ("--r1", "1", "--r1-target", "0")), ("adaptive", ("--r1", "1")),
                        ("plain", ("--r1", "0"))):
         assert train(image_dir, tmp_path / run, "--max-steps", "4", *extra).exit_code == 0
-    assert not same(weights(tmp_path / "fixed"), weights(tmp_path / "plain"))
-    assert same(weights(tmp_path / "adaptive"), weights(tmp_path / "plain"))  # the default's target, p still 0
+    assert not same_state(tmp_path / "fixed", tmp_path / "plain")
+    assert same_state(tmp_path / "adaptive", tmp_path / "plain")  # the default's target, p still 0
     header = checkpoint.read_header(tmp_path / "fixed" / "last.safetensors")
     assert header.json_field("options")["r1_target"] is None and "r1_p" not in header.progress
     assert checkpoint.read_header(tmp_path / "adaptive" / "last.safetensors").json_field("options")["r1_target"] == 0.6

@@ -11,9 +11,8 @@ every ADJUST_KIMG thousand images shown. Where D stays honest p stays 0, and no 
 
 The signal is the mean sigmoid, not ADA's E[sign D(x)]: on Fashion-MNIST D puts about 80 % of the real images on the
 real side by a hair (E[sign D(x)] 0.54-0.62 with D(x) 0.54), so the sign cannot tell that run from OpenMoji's, and the
-mean can. Reading it costs one host
-sync per penalised step. p is a plain number, the same on every rank (D(x) is averaged across processes), and is
-checkpointed as `progress.r1_p`, so a resumed run goes on bit for bit.
+mean can. Reading it costs one host sync per penalised step. p is a plain number, the same on every rank (D(x) is
+averaged across processes), and is checkpointed as `progress.r1_p`, so a resumed run goes on bit for bit.
 """
 
 from __future__ import annotations
@@ -30,13 +29,14 @@ class R1Strength:
     """gamma, or gamma x p with a target; `every` is the number of steps between penalised steps."""
 
     def __init__(self, gamma: float, target: float | None, global_batch: int, every: int, p: float = 0.0) -> None:
-        self.gamma, self.target = gamma, target
+        self.gamma = gamma
+        self.target = target if gamma > 0 else None  # no penalty: nothing to steer
         self.step_size = global_batch * every / (ADJUST_KIMG * 1000)  # per observation
         self.p = p
 
     @property
     def adaptive(self) -> bool:
-        return self.target is not None and self.gamma > 0
+        return self.target is not None
 
     @property
     def gamma_now(self) -> float:
@@ -45,10 +45,9 @@ class R1Strength:
 
     def observe(self, d_real: float) -> None:
         """Move p after a penalised step in which D's mean confidence on the real batch was `d_real`."""
-        target = self.target
-        if target is None or not self.gamma:
+        if self.target is None:
             return
-        direction = (d_real > target) - (d_real < target)
+        direction = (d_real > self.target) - (d_real < self.target)
         self.p = min(1.0, max(0.0, self.p + direction * self.step_size))
 
     def progress(self) -> dict[str, float]:
