@@ -58,6 +58,15 @@ def test_no_flags_mean_the_default_preset_and_flags_override_it() -> None:
     assert (recipe.lr_d, recipe.lr_g) == (1e-3, 5e-4) and length == Length(max_steps=7)
 
 
+def test_the_default_batch_follows_the_image_size() -> None:
+    # batch 16 from 64x64 up; 32 for small images, where a step of 16 leaves the CPU idle (presets.py)
+    sizes = {size: resolve(TrainOptions(data="x", image_size=size))[1].batch_size for size in (16, 32, 64, 128)}
+    assert sizes == {16: 32, 32: 32, 64: 16, 128: 16}
+    assert resolve(TrainOptions(data="x"))[1].batch_size == 16  # 64 when no size is given
+    assert resolve(TrainOptions(data="x", image_size=32, batch_size=16))[1].batch_size == 16  # a flag wins
+    assert resolve(TrainOptions(data="x", image_size=32, preset="tutorial"))[1].batch_size == 128
+
+
 def test_every_preset_keeps_the_seed_layer_structure() -> None:
     for name in PRESETS:
         model, _, _ = resolve(TrainOptions(data="x", preset=name))

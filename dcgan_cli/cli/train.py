@@ -79,8 +79,8 @@ def train(
     mbstd: Annotated[bool | None, _opt(MODEL, "Minibatch standard deviation before D's last conv (ProGAN): D sees "
                                        "how alike a group of images is, which pushes G towards variety.  "
                                        "\\[default: off]", "--mbstd/--no-mbstd")] = None,
-    batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: the preset's: 32, "
-                                           "tutorial 128]", min=1)] = None,
+    batch_size: Annotated[int | None, _opt(RECIPE, "Images per step, per process.  \\[default: the preset's: 16 "
+                                           "(32 up to 32x32), tutorial 128]", min=1)] = None,
     lr: Annotated[float | None, _opt(RECIPE, "Adam learning rate of D and G, above 0.  \\[default: the preset's: "
                                       "0.0008, tutorial 0.0002]")]
     = None,

@@ -47,7 +47,7 @@ def d_overpowers(history: History) -> Check:
     loss_g = statistics.fmean(r["loss_g"] for r in recent)
     value = {"d_g_z": round(fake, 4), "d_x": round(real, 4), "loss_g": round(loss_g, 3)}
     detail = f"D(G(z)) {fake:.3f}, D(x) {real:.3f}, Loss_G {loss_g:.2f} over the last {len(recent)} logged steps"
-    advice = ("G gets almost no gradient: use the default preset (a narrower D, --ndf 16, batch 32, and an R1 "
+    advice = ("G gets almost no gradient: use the default preset (a narrower D, --ndf 16, batch 16, and an R1 "
               "penalty on D that grows while D is ahead), or add --diffaugment color,translation and --r1 1 "
               "--r1-target 0.6 (which measured better on a small folder over 10-20 minutes)")
     if fake < 0.05 and real > 0.9:

@@ -123,7 +123,8 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
     if stored_config is None:
         preset = PRESETS[opts.preset or DEFAULT_PRESET]
         model = {**preset.model, **{k: v for k, v in model_req.items() if v is not None}}
-        recipe = {**preset.recipe, **{k: _off(k, v) for k, v in recipe_req.items() if v is not None}}
+        recipe = {**preset.recipe_for(model.get("image_size", ModelChoice.image_size)),
+                  **{k: _off(k, v) for k, v in recipe_req.items() if v is not None}}
         length = length_req if given_length else Length(**preset.length)
         return ModelChoice(**model), Recipe(**recipe, preset=preset.name), length
     stored = dict(stored_options or {})
