@@ -93,7 +93,8 @@ VARIANTS: dict[str, list[str]] = {
     # (they spell out --batch-size 32, the batch of their day: from the tenth round the default's is 16 at 64 px)
     "r1-adaptive": ["--r1", "1", "--r1-target", "0.6", "--batch-size", "32"],
     "r1-off": ["--r1", "0", "--batch-size", "32"],
-    "r1-off-seed-1": ["--r1", "0", "--seed", "1", "--batch-size", "32"],  # the previous default's run-to-run spread, beside seed-1's
+    # the previous default's run-to-run spread, beside seed-1's
+    "r1-off-seed-1": ["--r1", "0", "--seed", "1", "--batch-size", "32"],
     # tenth round, for precision at 5 minutes, on the adaptive-R1 default (then batch 32): with D held back, do a
     # faster G (lr 1.2e-3, above), more and noisier steps (batch-16, above), StyleGAN2's Adam momentum or a smaller
     # latent pay? batch-16 won and is the default at 64 px now; batch-32 is the ninth round's default
