@@ -59,9 +59,9 @@ PRESETS: dict[str, Preset] = {
     # seeds 999 and 1) and overlaps it at 32 px (39-42 on two seeds against 38-40). So it is on.
     # Tenth round, with R1 holding D back: batch 16 makes twice the steps at about the same img/s and pays at 5
     # minutes on OpenMoji (FD 106 and 114 on two seeds against 122 for batch 32 in the same round, 121-127 in the
-    # ninth), level at 10 and 20 (91 and 82 against 92-94 and 81-84), recall 0.12 already at 10; batch 8 loses
-    # (130: too few images per second), and lr 1.2e-3, beta1 0 or nz 32 on top of batch 32 did less. At 64 px
-    # batch 16 keeps the CPU about as busy as 32 on colour images (337 against 350 img/s) and on grayscale
+    # ninth), level at 10 and 20 (91 and 82, seed 1 90 and 78, against 92-94 and 81-84), recall 0.11-0.12 at 10;
+    # batch 8 loses (130: too few images per second), and lr 1.2e-3, beta1 0 or nz 32 on top of batch 32 did less.
+    # At 64 px batch 16 keeps the CPU about as busy as 32 on colour images (337 against 350 img/s) and on grayscale
     # Fashion-MNIST scores level (FD 125 and 90 at 2 and 5 minutes against 119-123 and 92-95 on two seeds); at 32
     # px a step of 16 small images leaves the 2 cores idle between ops (770 against 1,080-1,350 img/s) and scores
     # 60 and 44 against 55-56 and 39-42: there the batch stays 32.
