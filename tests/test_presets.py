@@ -65,6 +65,12 @@ def test_the_default_batch_follows_the_image_size() -> None:
     assert resolve(TrainOptions(data="x"))[1].batch_size == 16  # 64 when no size is given
     assert resolve(TrainOptions(data="x", image_size=32, batch_size=16))[1].batch_size == 16  # a flag wins
     assert resolve(TrainOptions(data="x", image_size=32, preset="tutorial"))[1].batch_size == 128
+    # imported weights continued with a preset: the rule follows the file's size, not the 64 of no option
+    imported = {"nz": 100, "ngf": 32, "ndf": 16, "channels": 3}
+    for size, batch in ((32, 32), (64, 16)):
+        _, recipe, _ = resolve(TrainOptions(data="x", resume=True, preset="default"),
+                               {**imported, "image_size": size}, {"imported": "tutorial.pth"})
+        assert recipe.batch_size == batch, size
 
 
 def test_every_preset_keeps_the_seed_layer_structure() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_PRESET = "default"
+SMALL_IMAGE = 32  # images of at most this many pixels a side take a preset's `small_images` values
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,6 @@ class Preset:
 
     def recipe_for(self, image_size: int) -> dict[str, Any]:
         return {**self.recipe, **self.small_images} if image_size <= SMALL_IMAGE else dict(self.recipe)
-
-
-SMALL_IMAGE = 32
 
 
 PRESETS: dict[str, Preset] = {

@@ -113,7 +113,9 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
     if stored_config is not None and (stored_options or {}).get("imported"):
         # weights from another tool and no recipe of ours: the options over a preset (the tutorial's unless one
         # is named), as for a new run; only the model is the file's
-        as_new = dataclasses.replace(opts, preset=opts.preset or LEGACY_PRESET)
+        # at the file's image size, which decides a preset's size-dependent values (Preset.small_images)
+        as_new = dataclasses.replace(opts, preset=opts.preset or LEGACY_PRESET,
+                                     image_size=stored_config.get("image_size", opts.image_size))
         _, new_recipe, new_length = resolve(as_new, world_size=world_size)
         stored_model = {k: stored_config.get(k, getattr(ModelChoice(), k)) for k in _MODEL}
         conflicts = [(k, v, stored_model[k]) for k, v in model_req.items() if v is not None and v != stored_model[k]]
