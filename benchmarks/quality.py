@@ -111,6 +111,8 @@ VARIANTS: dict[str, list[str]] = {
     "ndf-32": ["--ndf", "32"],
     "batch-16+beta1-0": ["--batch-size", "16", "--beta1", "0"],
     "lr-g-1.2e-3": ["--lr-g", "0.0012"],
+    # top-k generator updates (new): G learns from the best half of each batch's fakes once 69 kimg are shown
+    "top-k-0.5": ["--top-k", "0.5"],
 }
 
 

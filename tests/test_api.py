@@ -97,6 +97,8 @@ BAD_OPTIONS = [
     ("mbstd", 1, "True, False or None"),
     ("r1", -1, "at least 0"),
     ("r1_target", 1.0, "below 1"),
+    ("top_k", 0, "above 0"),
+    ("top_k", 1.5, "at most 1"),
     ("resume", 1, "True or False"),
 ]
 

@@ -113,6 +113,10 @@ def train(
                                             "and falls while it is below, so the penalty acts only once D runs "
                                             "ahead; 0: gamma fixed.  \\[default: the preset's: 0.6, tutorial 0]",
                                             metavar="D_X")] = None,
+    top_k: Annotated[float | None, _opt(RECIPE, "Top-k generator updates: G learns only from the fakes of each "
+                                        "batch that D finds most real, a share that shrinks from all of them by "
+                                        "1% per thousand images shown down to this fraction (e.g. 0.5); 1: all.  "
+                                        "\\[default: 1]", metavar="FRACTION")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "
@@ -162,7 +166,7 @@ def train(
     opts = TrainOptions(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
-        mirror=mirror, seed=seed, ema=ema, r1=r1, r1_target=r1_target, loss=loss.value if loss else None,
+        mirror=mirror, seed=seed, ema=ema, r1=r1, r1_target=r1_target, top_k=top_k, loss=loss.value if loss else None,
         label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         mbstd=mbstd,

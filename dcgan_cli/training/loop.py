@@ -35,7 +35,7 @@ from dcgan_cli.training.recipe import FIXED_NOISE_SIZE, Length, Recipe
 from dcgan_cli.training.rundir import RunDir
 from dcgan_cli.training.scoring import TrainingEval
 from dcgan_cli.training.setup import build_state, start_step
-from dcgan_cli.training.step import R1_EVERY, STATS, train_step, update_ema
+from dcgan_cli.training.step import R1_EVERY, STATS, top_k_count, train_step, update_ema
 
 Event = dict[str, Any]
 
@@ -112,7 +112,8 @@ class Loop:
                     noise = torch.randn(batch, nz, 1, 1, generator=st.noise).to(self.device)
                     penalised = (self.step + 1) % R1_EVERY == 0
                     stats = train_step(st.fast, real, noise, poison=self.step + 1 == nan_step,
-                                       r1=self.r1.gamma_now if penalised else 0.0)
+                                       r1=self.r1.gamma_now if penalised else 0.0,
+                                       top_k=top_k_count(self.recipe.top_k, batch, self.step * batch * env.world_size))
                     if penalised and self.r1.adaptive:  # one host sync per penalised step
                         self.r1.observe(mean_over_ranks(env, stats[STATS.index("d_x")]))
                     self.step, self.position, epoch_steps = self.step + 1, self.position + 1, epoch_steps + 1

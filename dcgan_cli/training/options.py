@@ -54,6 +54,7 @@ class TrainOptions:
     mirror: bool | None = None  # random horizontal flips of the real images
     r1: float | None = None  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: off
     r1_target: float | None = None  # adaptive R1: gamma scaled by p, steered to keep D(x) here; 0: fixed gamma
+    top_k: float | None = None  # G learns from this share of each batch's fakes, those D finds most real; 1: all
     nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
@@ -128,6 +129,7 @@ class TrainOptions:
         _number(self, "ema", lo=0.0, hi=1.0, hi_open=True)
         _number(self, "r1", lo=0.0)
         _number(self, "r1_target", lo=0.0, hi=1.0, hi_open=True)
+        _number(self, "top_k", lo=0.0, hi=1.0, lo_open=True)
         if self.preset is not None and self.preset not in PRESETS:
             raise OptionError("preset", f"must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.loss is not None and self.loss not in LOSSES:

@@ -36,7 +36,7 @@ PRESETS: dict[str, Preset] = {
         model={"nz": 100, "ngf": 64, "ndf": 64},
         recipe={"batch_size": 128, "lr_d": 2e-4, "lr_g": 2e-4, "beta1": 0.5, "beta2": 0.999, "ema": None,
                 "loss": "bce", "label_smoothing": 0.0, "diffaugment": None, "mirror": False, "r1": 0.0,
-                "r1_target": None},
+                "r1_target": None, "top_k": None},
         length={"epochs": 5},
     ),
     # Measured on OpenMoji at 64x64, 5 minutes on 2 cores (benchmarks/RESULTS.md). First round: widths 32 beat 48
@@ -70,7 +70,7 @@ PRESETS: dict[str, Preset] = {
         model={"nz": 100, "ngf": 32, "ndf": 16},
         recipe={"batch_size": 16, "lr_d": 8e-4, "lr_g": 8e-4, "beta1": 0.5, "beta2": 0.999, "ema": 0.99,
                 "loss": "bce", "label_smoothing": 0.0, "diffaugment": "color,translation", "mirror": False,
-                "r1": 1.0, "r1_target": 0.6},
+                "r1": 1.0, "r1_target": 0.6, "top_k": None},
         length={"kimg": 250},
         small_images={"batch_size": 32},
     ),

@@ -34,6 +34,7 @@ class Recipe:
     mirror: bool = False  # random horizontal flips of the real images
     r1: float = 0.0  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: none (the paper's)
     r1_target: float | None = None  # adaptive R1: gamma x p, p steered to keep D(x) at this (adaptive_r1.py)
+    top_k: float | None = None  # G learns from this share of each batch's fakes, D's best (step.py); None: all
     preset: str = LEGACY_PRESET
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +86,8 @@ def _off(name: str, value: Any) -> Any:
     if name == "diffaugment" and value == "none":
         return None
     if name == "r1_target" and value == 0:
+        return None
+    if name == "top_k" and value == 1:
         return None
     return value
 
