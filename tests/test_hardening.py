@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import os
 import random
 import resource
@@ -98,6 +99,26 @@ def test_resume_at_another_image_size_is_refused(good: bytes, image_dir: Path, t
     (tmp_path / "run" / checkpoint.LAST).write_bytes(good)
     r = runner.invoke(app, ["train", str(image_dir), "--out", str(tmp_path / "run"), "--resume", "--image-size", "32"])
     assert "--image-size 32 (checkpoint: 16)" in one_line(r, 2)
+
+
+@pytest.mark.parametrize(("key", "allowed", "bad"), [("top_k", 0.5, "x"), ("top_k", None, 5), ("lr_d", 1e-3, -1),
+                                                     ("beta1", 0.0, "x"), ("loss", "hinge", "wgan"),
+                                                     ("ema", None, 2), ("r1", 0.5, float("nan"))])
+def test_a_recipe_value_no_option_allows_is_refused_on_resume(good: bytes, image_dir: Path, tmp_path: Path, key: str,
+                                                             allowed: object, bad: object) -> None:
+    """The stored recipe passes the option checks: without them these end in a traceback from Adam, the loss or the
+    top-k schedule, or train on nonsense. (The model config has its own checks, in checkpoint.load.)"""
+    def edit(to: object) -> bytes:
+        def change(meta: dict) -> None:
+            meta["options"] = json.dumps({**json.loads(meta["options"]), key: to})
+        return edit_meta(good, change)
+
+    path = tmp_path / "edited.safetensors"
+    path.write_bytes(edit(allowed))  # negative control: an allowed value resumes
+    r = runner.invoke(app, [*loaders(path, image_dir, tmp_path)["resume"], "--max-steps", "3"])
+    assert r.exit_code == 0, r.stderr
+    path.write_bytes(edit(bad))
+    assert f"the checkpoint's {key} " in one_line(runner.invoke(app, loaders(path, image_dir, tmp_path)["resume"]), 4)
 
 
 def _apply(path: Path) -> None:

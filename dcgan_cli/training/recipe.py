@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from dcgan_cli.config import DCGANConfig
-from dcgan_cli.errors import RecipeConflict, UsageError
+from dcgan_cli.errors import CheckpointError, OptionError, RecipeConflict, UsageError
 from dcgan_cli.training.options import TrainOptions
 from dcgan_cli.training.presets import DEFAULT_PRESET, PRESETS
 
@@ -92,6 +92,16 @@ def _off(name: str, value: Any) -> Any:
     return value
 
 
+def _check_stored(values: dict[str, Any]) -> None:
+    """A checkpoint's model and recipe must pass the checks their options pass: a damaged or hostile file is then
+    one line and exit 4, not a traceback from deep inside the run. The preset is only a label (and a checkpoint may
+    name one this version no longer has), so it is not checked."""
+    try:
+        TrainOptions(data=".", **{k: v for k, v in values.items() if k != "preset"})
+    except OptionError as e:
+        raise CheckpointError(f"the checkpoint's {e}") from None
+
+
 def _requested(opts: TrainOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model and recipe values the options give (None: not given). `lr` sets both learning rates."""
     model = {k: getattr(opts, k) for k in _MODEL}
@@ -146,6 +156,7 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
     stored_recipe["batch_size"] = global_batch // world_size
     # optional config keys (spectral_norm, mbstd) may be absent from older checkpoints
     stored_model = {k: stored_config.get(k, getattr(defaults_model, k)) for k in _MODEL}
+    _check_stored({**stored_model, **stored_recipe})
     recipe_req["preset"] = opts.preset
     conflicts = [(k, v, have[k]) for req, have in ((model_req, stored_model), (recipe_req, stored_recipe))
                  for k, v in req.items() if v is not None and _off(k, v) != have[k]]
