@@ -113,6 +113,7 @@ VARIANTS: dict[str, list[str]] = {
     "lr-g-1.2e-3": ["--lr-g", "0.0012"],
     # top-k generator updates (new): G learns from the best half of each batch's fakes once 69 kimg are shown
     "top-k-0.5": ["--top-k", "0.5"],
+    "top-k-0.5-seed-1": ["--top-k", "0.5", "--seed", "1"],  # beside seed-1, the default's
 }
 
 
