@@ -64,10 +64,10 @@ PRESETS: dict[str, Preset] = {
     # px a step of 16 small images leaves the 2 cores idle between ops (770 against 1,080-1,350 img/s) and scores
     # 60 and 44 against 55-56 and 39-42: there the batch stays 32.
     # Eleventh round, on this recipe at 5 minutes on OpenMoji (FD 104): --ema 0.995 112, --ndf 32 136, --ngf 48 132,
-    # --beta1 0 120, --lr-g 1.2e-3 108; top-k G updates (--top-k 0.5) level or ahead everywhere measured (106.5, 109
-    # against 117 on seed 1, 91 against 95 at 10 minutes, 77 at 20, Fashion-MNIST too) with higher precision, but
-    # within the seed spread on FD, against other invocations at 20 minutes and on Fashion-MNIST, and not yet at 2:
-    # not in the preset until one round runs both side by side.
+    # --beta1 0 120, --lr-g 1.2e-3 108; top-k G updates (--top-k 0.5) level or ahead everywhere measured (163 against
+    # 168 at 2 minutes, 106.5, 109 against 117 on seed 1, 91 against 95 at 10, 77 against 81 at 20, Fashion-MNIST too)
+    # with higher precision from 5 minutes on, but by margins inside the seed spread, on one seed beyond 5 minutes
+    # and on Fashion-MNIST against other days' runs: not in the preset until a second seed confirms it.
     "default": Preset(
         "default", "more, cheaper steps: G width 32, D width 16, batch 16 (32 up to 32x32), Adam 8e-4, DiffAugment "
         "color+translation, EMA 0.99 of G, an R1 penalty on D (gamma up to 1) while D runs ahead; 250k images "
