@@ -92,12 +92,13 @@ def _off(name: str, value: Any) -> Any:
     return value
 
 
-def _check_stored(values: dict[str, Any]) -> None:
-    """A checkpoint's model and recipe must pass the checks their options pass: a damaged or hostile file is then
-    one line and exit 4, not a traceback from deep inside the run. The preset is only a label (and a checkpoint may
-    name one this version no longer has), so it is not checked."""
+def _check_stored(recipe: dict[str, Any]) -> None:
+    """A checkpoint's recipe must pass the checks its options pass: a damaged or hostile file is then one line and
+    exit 4, not a traceback from deep inside the run. Its model config was checked when it was loaded
+    (DCGANConfig.from_dict in checkpoint.load); the preset is only a label (and a checkpoint may name one this
+    version no longer has), so neither is checked here."""
     try:
-        TrainOptions(data=".", **{k: v for k, v in values.items() if k != "preset"})
+        TrainOptions(data=".", **{k: v for k, v in recipe.items() if k != "preset"})
     except OptionError as e:
         raise CheckpointError(f"the checkpoint's {e}") from None
 
@@ -156,7 +157,7 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
     stored_recipe["batch_size"] = global_batch // world_size
     # optional config keys (spectral_norm, mbstd) may be absent from older checkpoints
     stored_model = {k: stored_config.get(k, getattr(defaults_model, k)) for k in _MODEL}
-    _check_stored({**stored_model, **stored_recipe})
+    _check_stored(stored_recipe)
     recipe_req["preset"] = opts.preset
     conflicts = [(k, v, have[k]) for req, have in ((model_req, stored_model), (recipe_req, stored_recipe))
                  for k, v in req.items() if v is not None and _off(k, v) != have[k]]
