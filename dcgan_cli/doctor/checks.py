@@ -9,7 +9,7 @@ Thresholds, and where they come from:
   above 8 (BCE; G then gets almost no gradient), is `warn`.
 - Length: benchmarks/quality.py shows recognisable images after about 50 kimg (Fashion-MNIST 32 px at 2 minutes
   has seen 88 kimg; OpenMoji shows emoji shapes at 5 minutes, 52 kimg): fewer is `warn`. A folder under 5,000
-  images without DiffAugment is `warn` (without it D wins on OpenMoji's 4,495: FD 384 against 228).
+  images without DiffAugment is `warn` (without it D wins on OpenMoji's 4,495: FD 384 against 253).
 """
 
 from __future__ import annotations

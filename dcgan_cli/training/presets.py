@@ -46,7 +46,7 @@ PRESETS: dict[str, Preset] = {
     # 201-209): a faster learner pays, a weaker and cheaper D (ndf 16) with it: lr 4e-4 165, ndf 16 171, both 140,
     # lr 8e-4 with ndf 16 124 (4,286 steps against 2,342); a smaller G did not (widths 24: 210), nor did beta2
     # 0.99 (144 beside 140) or --mbstd (160) this early. That recipe carried on: FD 102 at 10 minutes (263 kimg),
-    # 96 at 20 (550 kimg); the length is the knee, 250 kimg, about 10 minutes at 64x64 on 2 CPU cores.
+    # 96 at 20 (550 kimg); the length is the knee, 250 kimg (10 minutes at batch 32 then; 12-14 at batch 16).
     # Eighth round: the R1 penalty (--r1 1) on this recipe is level at 5 minutes on OpenMoji (FD 129 beside 125) and
     # pulls ahead after (92 and 77 at 10 and 20 minutes against 113 and 95, recall 0.17 against 0.06), but on
     # Fashion-MNIST, 60,000 images where D does not run ahead, it costs (FD 70 against 40 at 32 px, 118 against 70
