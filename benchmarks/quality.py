@@ -114,8 +114,9 @@ VARIANTS: dict[str, list[str]] = {
     # top-k generator updates (new): G learns from the best half of each batch's fakes once 69 kimg are shown
     "top-k-0.5": ["--top-k", "0.5"],
     "top-k-0.5-seed-1": ["--top-k", "0.5", "--seed", "1"],  # beside seed-1, the default's
-    # twelfth round: top-k on and off spelled out (whatever the default is), a third training seed of each, and a
-    # smaller share
+    # twelfth round: top-k on and off spelled out, a third training seed of each, and a smaller share. From this
+    # round the default has --top-k 0.5, so "default", "seed-1" and the single changes above run on it now, and
+    # "top-k-off" is the tenth and eleventh rounds' default
     "top-k-off": ["--top-k", "1"],
     "top-k-0.5-seed-2": ["--top-k", "0.5", "--seed", "2"],
     "top-k-off-seed-2": ["--top-k", "1", "--seed", "2"],
