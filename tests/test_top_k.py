@@ -64,17 +64,17 @@ def test_top_k_run_resumes_exactly_is_recorded_and_fixed(image_dir: Path, tmp_pa
     assert options(tmp_path / "whole")["top_k"] == 0.5
     r = train(image_dir, tmp_path / "whole", "--max-steps", "5", "--resume", "--top-k", "0.25")
     assert r.exit_code == 2 and "--top-k 0.25 (checkpoint: 0.5)" in r.stderr, r.stderr
-    assert train(image_dir, tmp_path / "plain", "--max-steps", "4").exit_code == 0
+    assert train(image_dir, tmp_path / "plain", "--max-steps", "4", "--top-k", "1").exit_code == 0
     assert not same_state(tmp_path / "whole", tmp_path / "plain")  # negative control: top-k changed G
     assert options(tmp_path / "plain")["top_k"] is None
 
 
-def test_a_top_k_of_1_is_off_and_the_presets_leave_it_off(image_dir: Path, tmp_path: Path) -> None:
+def test_a_top_k_of_1_is_off_the_default_has_half_and_the_tutorial_none(image_dir: Path, tmp_path: Path) -> None:
     assert train(image_dir, tmp_path / "one", "--max-steps", "2", "--top-k", "1").exit_code == 0
     assert options(tmp_path / "one")["top_k"] is None
-    for preset in ("default", "tutorial"):
+    for preset, share in (("default", 0.5), ("tutorial", None)):
         assert train(image_dir, tmp_path / preset, "--max-steps", "1", "--preset", preset).exit_code == 0
-        assert options(tmp_path / preset)["top_k"] is None, preset
+        assert options(tmp_path / preset)["top_k"] == share, preset
 
 
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.5", "nan"])
