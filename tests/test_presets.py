@@ -5,10 +5,12 @@ on resume, resumed bit-exactly."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
+import typer
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -71,6 +73,36 @@ def test_the_default_batch_follows_the_image_size() -> None:
         _, recipe, _ = resolve(TrainOptions(data="x", resume=True, preset="default"),
                                {**imported, "image_size": size}, {"imported": "tutorial.pth"})
         assert recipe.batch_size == batch, size
+
+
+# how `train --help` writes a preset value that is None (off)
+OFF_WORDS = {"ema": "off", "r1_target": "0", "top_k": "1"}
+
+
+def help_default(help_text: str) -> tuple[str, str] | None:
+    """(the default preset's value, the tutorial's) as `train --help` states them, or None."""
+    found = re.search(r"the preset's: ([^,\]]+?)(?: \(.*?\))?, tutorial ([^\]]+)\]", " ".join(help_text.split()))
+    return (found[1], found[2]) if found else None
+
+
+def test_train_help_states_each_presets_own_values() -> None:
+    # a preset's value changed without its --help line (as --top-k's "[default: 1]" once was) fails here
+    command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    checked = []
+    for param in command.params:
+        stated = help_default(param.help or "")
+        if stated is None:
+            continue
+        field = "lr_d" if param.name == "lr" else param.name
+        for name, text in zip((DEFAULT_PRESET, "tutorial"), stated):
+            preset = PRESETS[name]
+            value = {**preset.model, **preset.recipe}[field]
+            expected = OFF_WORDS[field] if value is None else value
+            assert (float(text) if isinstance(expected, float) else type(expected)(text)) == expected, (field, name)
+        checked.append(field)
+    assert {"ngf", "ndf", "batch_size", "lr_d", "ema", "r1", "r1_target", "top_k"} <= set(checked)
+    assert help_default("x [default: the preset's: 0.5, tutorial 1]") == ("0.5", "1")  # the parser itself
+    assert help_default("x [default: 0.5]") is None
 
 
 def test_every_preset_keeps_the_seed_layer_structure() -> None:

@@ -116,7 +116,7 @@ def train(
     top_k: Annotated[float | None, _opt(RECIPE, "Top-k generator updates: G learns only from the fakes of each "
                                         "batch that D finds most real, a share that shrinks from all of them by "
                                         "1% per thousand images shown down to this fraction (e.g. 0.5); 1: all.  "
-                                        "\\[default: 1]", metavar="FRACTION")] = None,
+                                        "\\[default: the preset's: 0.5, tutorial 1]", metavar="FRACTION")] = None,
     eval_every: Annotated[int | None, _opt(EVAL, "Score G every N steps (and at the end) into metrics.jsonl; see "
                                            "`dcgan evaluate`.", min=1)] = None,
     eval_dir: Annotated[Path | None, _opt(EVAL, "Real images to score against.  \\[default: the training "
