@@ -21,7 +21,7 @@ from dcgan_cli.model import build_models
 from dcgan_cli.training.health import HealthMonitor
 from dcgan_cli.training.options import TrainOptions
 from dcgan_cli.training.presets import DEFAULT_PRESET, PRESETS
-from dcgan_cli.training.recipe import Length, ModelChoice, Recipe, resolve
+from dcgan_cli.training.recipe import Length, ModelChoice, Recipe, _off, resolve
 from tests.conftest import TINY
 from tests.test_model import TUTORIAL_D, TUTORIAL_G
 
@@ -75,10 +75,6 @@ def test_the_default_batch_follows_the_image_size() -> None:
         assert recipe.batch_size == batch, size
 
 
-# how `train --help` writes a preset value that is None (off)
-OFF_WORDS = {"ema": "off", "r1_target": "0", "top_k": "1"}
-
-
 def help_default(help_text: str) -> tuple[str, str] | None:
     """(the default preset's value, the tutorial's) as `train --help` states them, or None."""
     found = re.search(r"the preset's: ([^,\]]+?)(?: \(.*?\))?, tutorial ([^\]]+)\]", " ".join(help_text.split()))
@@ -96,9 +92,9 @@ def test_train_help_states_each_presets_own_values() -> None:
         field = "lr_d" if param.name == "lr" else param.name
         for name, text in zip((DEFAULT_PRESET, "tutorial"), stated):
             preset = PRESETS[name]
-            value = {**preset.model, **preset.recipe}[field]
-            expected = OFF_WORDS[field] if value is None else value
-            assert (float(text) if isinstance(expected, float) else type(expected)(text)) == expected, (field, name)
+            # the help spells "off" as the option does (ema 0 or "off", r1-target 0, top-k 1): _off reads it as stored
+            value = _off(field, None if text == "off" else float(text))
+            assert value == {**preset.model, **preset.recipe}[field], (field, name, text)
         checked.append(field)
     assert {"ngf", "ndf", "batch_size", "lr_d", "ema", "r1", "r1_target", "top_k"} <= set(checked)
     assert help_default("x [default: the preset's: 0.5, tutorial 1]") == ("0.5", "1")  # the parser itself
