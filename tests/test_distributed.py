@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -127,3 +128,23 @@ def test_torchrun_cpu_example(tmp_path: Path) -> None:
                        cwd=REPO, timeout=300, env={**os.environ, "NO_COLOR": "1"})
     assert r.returncode == 0, (r.stdout + r.stderr).decode()[-3000:]
     assert (tmp_path / "run" / checkpoint.LAST).exists()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_ranks_leave_the_group_together_unless_the_run_failed(monkeypatch: pytest.MonkeyPatch, fails: bool) -> None:
+    """After a run every rank waits for the others before tearing gloo down (a rank that left early while rank 0
+    still wrote files was seen to abort at exit); after a failure none waits for ranks that may never come."""
+    import torch
+
+    from dcgan_cli.training import distributed
+
+    calls: list[str] = []
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda **_: calls.append("init"))
+    monkeypatch.setattr(distributed.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        with distributed.process_group(distributed.DistEnv(rank=1, local_rank=1, world_size=2), torch.device("cpu")):
+            calls.append("run")
+            if fails:
+                raise RuntimeError("a rank failed")
+    assert calls == (["init", "run", "destroy"] if fails else ["init", "run", "barrier", "destroy"])

@@ -54,7 +54,13 @@ class DistEnv:
 
 @contextmanager
 def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
-    """Join the group for the duration of a run (no-op for one process); always leave it."""
+    """Join the group for the duration of a run (no-op for one process); always leave it.
+
+    A run that ends normally leaves together: rank 0 still writes the loss plot and the GIF after the last
+    collective, and a rank that tore gloo down and exited meanwhile was seen to abort at exit ("terminate called
+    without an active exception", SIGABRT, once in a CI run), so every rank waits at a barrier first. A run that
+    fails does not: the other ranks may never reach the barrier.
+    """
     if not env.enabled:
         yield
         return
@@ -64,6 +70,7 @@ def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
     try:
         yield
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
