@@ -25,7 +25,6 @@ DEVICES, DATA, OUTPUT = "Devices and speed", "Data and cache", "Output"
 class Loss(str, Enum):
     bce = "bce"
     hinge = "hinge"
-    rasgan = "rasgan"
 
 
 class PresetName(str, Enum):

@@ -21,7 +21,7 @@ from dcgan_cli.metrics.names import DEFAULT_TRAINING_METRICS, DEFAULT_TRAINING_N
 from dcgan_cli.seeding import MAX_SEED
 from dcgan_cli.training.presets import PRESETS
 
-LOSSES = ("bce", "hinge", "rasgan")
+LOSSES = ("bce", "hinge")
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")  # training/augment.py implements each
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([hms]?)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}

@@ -105,28 +105,17 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
     netd_real = getattr(m.netd, "_orig_mod", m.netd) if regularize else m.netd
     with m.autocast(real.device):
         out_real = netd_real(real_in).float()
-    if m.loss == "rasgan":
-        with m.autocast(real.device):
-            fake = m.netg(noise)
-            out_fake = m.netd(m.d_input(fake.detach())).float()
-        rel_real, rel_fake = out_real - out_fake.mean(), out_fake - out_real.mean()
-        err_real = bce_logits(rel_real, torch.ones_like(rel_real)) / 2
-        err_fake = bce_logits(rel_fake, torch.zeros_like(rel_fake)) / 2
-        total = err_real + err_fake
-        m.backward(total + m.r1_penalty(out_real, real_in, r1) if regularize else total, D)
-        m.step(m.opt_d, D)
-    else:
-        err_real = m.d_loss(out_real, real=True)
-        if poison:
-            err_real = err_real * float("nan")
-        # one backward for the loss and the penalty, so that DDP reduces D's gradients once
-        m.backward(err_real + m.r1_penalty(out_real, real_in, r1) if regularize else err_real, D)
-        with m.autocast(real.device):
-            fake = m.netg(noise)
-            out_fake = m.netd(m.d_input(fake.detach())).float()
-        err_fake = m.d_loss(out_fake, real=False)
-        m.backward(err_fake, D)
-        m.step(m.opt_d, D)
+    err_real = m.d_loss(out_real, real=True)
+    if poison:
+        err_real = err_real * float("nan")
+    # one backward for the loss and the penalty, so that DDP reduces D's gradients once
+    m.backward(err_real + m.r1_penalty(out_real, real_in, r1) if regularize else err_real, D)
+    with m.autocast(real.device):
+        fake = m.netg(noise)
+        out_fake = m.netd(m.d_input(fake.detach())).float()
+    err_fake = m.d_loss(out_fake, real=False)
+    m.backward(err_fake, D)
+    m.step(m.opt_d, D)
 
     m.netg.zero_grad(set_to_none=True)
     netd_g = m.netd_for_g if m.netd_for_g is not None else m.netd
@@ -135,13 +124,7 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
         with m.autocast(real.device):
             out_g = netd_g(m.d_input(fake)).float()
         out_g = out_g.flatten()
-        chosen = out_g.topk(top_k).values if 0 < top_k < out_g.numel() else out_g
-        if m.loss == "rasgan":
-            ref = out_real.detach().flatten()
-            a, b = ref - chosen.mean(), chosen - ref.mean()
-            err_g = (bce_logits(a, torch.zeros_like(a)) + bce_logits(b, torch.ones_like(b))) / 2
-        else:
-            err_g = m.g_loss(chosen)
+        err_g = m.g_loss(out_g.topk(top_k).values if 0 < top_k < out_g.numel() else out_g)
         m.backward(err_g, G)
     finally:
         netd_g.requires_grad_(True)
@@ -152,9 +135,9 @@ def train_step(m: GanModules, real: torch.Tensor, noise: torch.Tensor, poison: b
             [
                 err_real + err_fake,
                 err_g,
-                torch.sigmoid(out_real - (out_fake.mean() if m.loss == "rasgan" else 0)).mean(),
-                torch.sigmoid(out_fake - (out_real.mean() if m.loss == "rasgan" else 0)).mean(),
-                torch.sigmoid(out_g - (out_real.detach().mean() if m.loss == "rasgan" else 0)).mean(),
+                torch.sigmoid(out_real).mean(),
+                torch.sigmoid(out_fake).mean(),
+                torch.sigmoid(out_g).mean(),
             ]
         ).detach()
 
