@@ -129,6 +129,7 @@ VARIANTS: dict[str, list[str]] = {
     "lr-6e-4": ["--lr", "0.0006"],
     "lr-6e-4-seed-1": ["--lr", "0.0006", "--seed", "1"],
     "lr-1.2e-3-seed-1": ["--lr", "0.0012", "--seed", "1"],  # beside lr-1.2e-3: the other side of 8e-4 with top-k
+    "lr-1.2e-3-seed-2": ["--lr", "0.0012", "--seed", "2"],  # beside the twelfth round's top-k-0.5-seed-2
 }
 
 
