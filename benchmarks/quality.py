@@ -157,6 +157,11 @@ def dataset(work: Path, name: str) -> tuple[Path, Path, int, int]:
         if not (folder / "LICENSE.txt").exists():
             run([sys.executable, str(HERE / "make_openmoji.py"), str(folder), "--size", "64"])
         return folder, folder, 64, 3  # GAN practice: scored against the training set (4,495 images)
+    if name == "twemoji":  # held out: nothing was tuned on it (make_twemoji.py fetches its SVGs with npm)
+        folder = work / "twemoji64"
+        if not (folder / "LICENSE.txt").exists():
+            run([sys.executable, str(HERE / "make_twemoji.py"), str(folder), "--npm", "--size", "64"])
+        return folder, folder, 64, 3
     size = int(name.removeprefix("fashion"))
     folders = []
     for split, limit in (("train", 60000), ("test", 2000)):
@@ -295,7 +300,7 @@ def write(key: str, text: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="openmoji", help="openmoji, fashion32 or fashion64")
+    ap.add_argument("--data", default="openmoji", help="openmoji, twemoji, fashion32 or fashion64")
     ap.add_argument("--variants", default="baseline,tutorial,default")
     ap.add_argument("--marks", default="2,5,10,20", help="minutes of training at which each variant is scored")
     ap.add_argument("--n", type=int, default=1000, help="images per set for dcgan evaluate")
