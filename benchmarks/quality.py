@@ -131,8 +131,8 @@ VARIANTS: dict[str, list[str]] = {
     "lr-1.2e-3-seed-1": ["--lr", "0.0012", "--seed", "1"],  # beside lr-1.2e-3: the other side of 8e-4 with top-k
     "lr-1.2e-3-seed-2": ["--lr", "0.0012", "--seed", "2"],  # beside the twelfth round's top-k-0.5-seed-2
     # fourteenth round: no new variants. On OpenMoji, translation and no-augment asked whether adaptive R1 makes
-    # DiffAugment unneeded (no); on the held-out --data twemoji, default and baseline, then no-ema, lr-4e-4, ndf-32
-    # and batch-32, looking for what the default lacks there
+    # DiffAugment unneeded (no); on the held-out --data twemoji, default and baseline, then no-ema, lr-4e-4, ndf-32,
+    # batch-32, translation and top-k-off, looking for what the default lacks there
 }
 
 
