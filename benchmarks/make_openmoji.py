@@ -55,6 +55,14 @@ def render(svg: str, size: int) -> Image.Image:
     return rgb if rgb.size == (size, size) else rgb.resize((size, size), Image.Resampling.LANCZOS)
 
 
+def require_renderer(prog: str) -> None:
+    """Exit with one line if resvg is missing: called before any work, so a missing renderer costs nothing."""
+    try:
+        import resvg_py  # noqa: F401
+    except ImportError:
+        sys.exit(f"{prog}: the SVG renderer is not installed; run: pip install resvg-py")
+
+
 def render_all(files: Sequence[Traversable], out: Path, size: int, prog: str) -> tuple[int, int]:
     """Render each NAME.svg to out/NAME.png; (written, skipped), each unreadable file named on stderr."""
     out.mkdir(parents=True, exist_ok=True)
@@ -102,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--size must be >= 1 and --limit >= 0")
 
     folder, version = data_dir()
-    try:
-        import resvg_py  # noqa: F401  (checked here so a missing renderer fails before any work)
-    except ImportError:
-        sys.exit("make_openmoji: the SVG renderer is not installed; run: pip install resvg-py")
+    require_renderer("make_openmoji")
 
     files = sorted((f for f in (folder / "svg").iterdir() if f.name.endswith(".svg")), key=lambda f: f.name)
     if args.no_skin_tones:

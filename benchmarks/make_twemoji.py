@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from make_openmoji import render_all
+from make_openmoji import render_all, require_renderer
 
 PACKAGE = "@twemoji/svg@15.0.0"
 LICENCE = [
@@ -61,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.size < 1 or (args.limit is not None and args.limit < 0):
         parser.error("--size must be >= 1 and --limit >= 0")
 
-    try:
-        import resvg_py  # noqa: F401  (checked here so a missing renderer fails before any work)
-    except ImportError:
-        sys.exit("make_twemoji: the SVG renderer is not installed; run: pip install resvg-py")
+    require_renderer("make_twemoji")  # before any download
     with tempfile.TemporaryDirectory(prefix="twemoji-") as tmp:
         folder = fetch_svgs(Path(tmp)) if args.npm else args.svgs
         files = sorted(folder.glob("*.svg"))[: args.limit]
