@@ -133,6 +133,12 @@ VARIANTS: dict[str, list[str]] = {
     # fourteenth round: no new variants. On OpenMoji, translation and no-augment asked whether adaptive R1 makes
     # DiffAugment unneeded (no); on the held-out --data twemoji, default and baseline, then no-ema, lr-4e-4, ndf-32,
     # batch-32, translation and top-k-off, looking for what the default lacks there
+    # fifteenth round, on Twemoji, where D sits near chance (D(x) 0.53-0.62) while G makes blobs: is D held back too
+    # much (no augmentation, no R1, a faster D) or is G too fast (lr-g-half)?
+    "r1-0": ["--r1", "0"],
+    "lr-g-half": ["--lr-g", "0.0004"],
+    "lr-d-1.2e-3": ["--lr-d", "0.0012"],
+    "translation+lr-4e-4": ["--diffaugment", "translation", "--lr", "0.0004"],
 }
 
 
