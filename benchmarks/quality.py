@@ -139,6 +139,9 @@ VARIANTS: dict[str, list[str]] = {
     "lr-g-half": ["--lr-g", "0.0004"],
     "lr-d-1.2e-3": ["--lr-d", "0.0012"],
     "translation+lr-4e-4": ["--diffaugment", "translation", "--lr", "0.0004"],
+    # then --augment-p (new): DiffAugment applied to each image with a probability, so D also sees unaugmented ones
+    "augment-p-0.5": ["--augment-p", "0.5"],
+    "augment-p-0.25": ["--augment-p", "0.25"],
 }
 
 

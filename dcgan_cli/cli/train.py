@@ -101,6 +101,10 @@ def train(
     diffaugment: Annotated[str | None, _opt(RECIPE, "Augment every image D sees with this DiffAugment policy, e.g. "
                                             "color,translation,cutout, or none.  \\[default: the preset's: "
                                             "color,translation, tutorial none]", metavar="POLICY")] = None,
+    augment_p: Annotated[float | None, _opt(RECIPE, "Apply --diffaugment to each image D sees with this probability, "
+                                            "above 0 and at most 1 (e.g. 0.5): D then also sees unaugmented images, "
+                                            "and can still tell a real layout from a tiled one.  \\[default: the "
+                                            "preset's: 1, tutorial 1]", metavar="P")] = None,
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
                                       "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "
                                       "the preset's: 0.99, tutorial off]")] = None,
@@ -167,7 +171,8 @@ def train(
         data=data, out=out, preset=preset.value if preset else None, epochs=epochs, max_steps=max_steps, kimg=kimg,
         max_time=max_time, batch_size=batch_size, lr=lr, lr_d=lr_d, lr_g=lr_g, beta1=beta1, beta2=beta2,
         mirror=mirror, seed=seed, ema=ema, r1=r1, r1_target=r1_target, top_k=top_k, loss=loss.value if loss else None,
-        label_smoothing=label_smoothing, diffaugment=diffaugment, nz=nz, ngf=ngf, ndf=ndf, image_size=image_size,
+        label_smoothing=label_smoothing, diffaugment=diffaugment, augment_p=augment_p, nz=nz, ngf=ngf, ndf=ndf,
+        image_size=image_size,
         channels=None if channels is Channels.auto else int(channels.value), spectral_norm=spectral_norm or None,
         mbstd=mbstd,
         workers=workers, device=device, sample_every=sample_every, save_every=save_every, log_every=log_every,

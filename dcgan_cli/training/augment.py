@@ -72,11 +72,25 @@ POLICIES: dict[str, tuple[Transform, ...]] = {
 
 
 class DiffAugment:
-    def __init__(self, policy: tuple[str, ...], generator: torch.Generator) -> None:
+    """The policy's transforms in order, applied to each image with probability `p` (1: every image, the paper's).
+
+    Why a probability: with every image augmented, D only ever sees shifted, recoloured images, so it cannot tell
+    a real layout from a fake one that looks alike under every shift. On Twemoji, whose pictures fill the frame, G
+    then tiles one motif across the image (a lattice of white dots 8 px apart), and training without augmentation
+    scores better (benchmarks/RESULTS.md, fifteenth round). StyleGAN2-ADA's argument: augmentations applied with
+    p < 1 keep the unaugmented images in what D sees, so G cannot learn to make augmented-looking images either.
+    """
+
+    def __init__(self, policy: tuple[str, ...], generator: torch.Generator, p: float = 1.0) -> None:
         self.transforms = [t for name in policy for t in POLICIES[name]]
         self.generator = generator
+        self.p = p
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
         for transform in self.transforms:
-            x = transform(x, self.generator)
-        return x
+            out = transform(out, self.generator)
+        if self.p >= 1.0:  # no draw: a run at p 1 takes the same random numbers as one from before p existed
+            return out
+        chosen = torch.rand(x.shape[0], 1, 1, 1, generator=self.generator).to(x.device) < self.p
+        return torch.where(chosen, out, x)

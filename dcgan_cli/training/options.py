@@ -50,6 +50,7 @@ class TrainOptions:
     loss: str | None = None  # "bce" (the paper's) or "hinge"
     label_smoothing: float | None = None  # one-sided: real label 1 - s
     diffaugment: str | Sequence[str] | None = None  # DiffAugment policy, e.g. "color,translation"; "none": off
+    augment_p: float | None = None  # each image D sees is augmented with this probability (1: all, the paper's)
     ema: float | None = None  # decay of an exponential moving average of G's weights (e.g. 0.999); 0: off
     mirror: bool | None = None  # random horizontal flips of the real images
     r1: float | None = None  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: off
@@ -130,6 +131,7 @@ class TrainOptions:
         _number(self, "r1", lo=0.0)
         _number(self, "r1_target", lo=0.0, hi=1.0, hi_open=True)
         _number(self, "top_k", lo=0.0, hi=1.0, lo_open=True)
+        _number(self, "augment_p", lo=0.0, hi=1.0, lo_open=True)
         if self.preset is not None and self.preset not in PRESETS:
             raise OptionError("preset", f"must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.loss is not None and self.loss not in LOSSES:

@@ -31,6 +31,7 @@ class Recipe:
     loss: str = "bce"
     label_smoothing: float = 0.0
     diffaugment: str | None = None
+    augment_p: float = 1.0  # the share of D's images the DiffAugment policy is applied to (augment.py)
     mirror: bool = False  # random horizontal flips of the real images
     r1: float = 0.0  # weight (gamma) of the R1 gradient penalty on D's real inputs; 0: none (the paper's)
     r1_target: float | None = None  # adaptive R1: gamma x p, p steered to keep D(x) at this (adaptive_r1.py)

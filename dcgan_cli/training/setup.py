@@ -76,7 +76,7 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
     streams = {name: torch.Generator().manual_seed(derive_seed(recipe.seed, name + rank))
                for name, wanted in (("augment", bool(recipe.diffaugment)), ("mirror", recipe.mirror)) if wanted}
     if recipe.diffaugment:
-        raw.augment = DiffAugment(parse_policy(recipe.diffaugment), streams["augment"])
+        raw.augment = DiffAugment(parse_policy(recipe.diffaugment), streams["augment"], recipe.augment_p)
     if resumed is not None:
         # skip_rng_restore is the negative control of the resume test: without the RNG, no bit-exactness
         stored = restore(resumed, netg, netd, raw.opt_g, raw.opt_d, noise, rng=not faults.active("skip_rng_restore"),
