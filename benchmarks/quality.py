@@ -142,6 +142,7 @@ VARIANTS: dict[str, list[str]] = {
     # then --augment-p (new): DiffAugment applied to each image with a probability, so D also sees unaugmented ones
     "augment-p-0.5": ["--augment-p", "0.5"],
     "augment-p-0.25": ["--augment-p", "0.25"],
+    "augment-p-0.25-seed-1": ["--augment-p", "0.25", "--seed", "1"],
 }
 
 
