@@ -32,7 +32,7 @@ def wait_for(path: Path, timeout: float = 120) -> None:
 
 def test_second_trainer_is_refused_and_the_first_finishes(tmp_path: Path) -> None:
     data, out = make_images(tmp_path / "images", 8), tmp_path / "run"
-    first = start_trainer(data, out, "--max-time", "25s")
+    first = start_trainer(data, out, "--max-time", "15s")  # long enough for the second to be refused
     try:
         wait_for(out / "last.safetensors")
         second = run_cli("train", str(data), "--out", str(out), *TINY, "--resume", "--max-steps", "3")
