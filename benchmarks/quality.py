@@ -143,6 +143,9 @@ VARIANTS: dict[str, list[str]] = {
     "augment-p-0.5": ["--augment-p", "0.5"],
     "augment-p-0.25": ["--augment-p", "0.25"],
     "augment-p-0.25-seed-1": ["--augment-p", "0.25", "--seed", "1"],
+    # from here the default has --augment-p 0.25 (so "default" and the single changes above run on it), and
+    # "augment-p-1" is the fourteenth round's default
+    "augment-p-1": ["--augment-p", "1"],
 }
 
 

@@ -58,6 +58,12 @@ def test_augment_p_run_resumes_exactly_is_recorded_and_fixed(image_dir: Path, tm
     assert options(tmp_path / "all")["augment_p"] == 1.0
 
 
+def test_the_default_augments_a_quarter_and_the_tutorial_nothing(image_dir: Path, tmp_path: Path) -> None:
+    for preset, policy, p in (("default", "color,translation", 0.25), ("tutorial", None, 1.0)):
+        assert train(image_dir, tmp_path / preset, "--max-steps", "1", "--preset", preset).exit_code == 0
+        assert (options(tmp_path / preset)["diffaugment"], options(tmp_path / preset)["augment_p"]) == (policy, p)
+
+
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.5", "nan"])
 def test_a_bad_augment_p_is_one_line_and_exit_2(image_dir: Path, tmp_path: Path, value: str) -> None:
     r = train(image_dir, tmp_path / "run", "--augment-p", value)

@@ -104,7 +104,7 @@ def train(
     augment_p: Annotated[float | None, _opt(RECIPE, "Apply --diffaugment to each image D sees with this probability, "
                                             "above 0 and at most 1 (e.g. 0.5): D then also sees unaugmented images, "
                                             "and can still tell a real layout from a tiled one.  \\[default: the "
-                                            "preset's: 1, tutorial 1]", metavar="P")] = None,
+                                            "preset's: 0.25, tutorial 1]", metavar="P")] = None,
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
                                       "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "
                                       "the preset's: 0.99, tutorial off]")] = None,
