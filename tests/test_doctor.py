@@ -156,3 +156,17 @@ def test_a_run_on_a_handful_of_images_memorises_and_is_caught(tmp_path: Path) ->
     samples = gen.render(gen.latents([p["sample_seed"] for p in doc["pairs"]])).float()
     for pair, sample in zip(doc["pairs"], samples):
         assert int((train - sample).pow(2).mean(dim=(1, 2, 3)).argmin()) == pair["training_index"]
+
+
+def test_small_folder_names_the_augmentation_and_the_share_it_touches(run: Path) -> None:
+    healthy_rows(run.parent / "metrics.jsonl")
+    older = {"batch_size": 4, "diffaugment": "color,translation"}  # written before --augment-p: every image
+    for options, detail in ((older, "64 images, DiffAugment color,translation"),
+                            ({**older, "augment_p": 0.25}, "64 images, DiffAugment color,translation on 25% of D's "
+                                                           "images")):
+        ckpt = checkpoint.load(run, discriminator=True)
+        ckpt.options = options
+        checkpoint.save(run, ckpt)
+        doc = json.loads(runner.invoke(app, ["doctor", str(run.parent), "--json"]).stdout)
+        check = next(c for c in doc["checks"] if c["name"] == "small_folder")
+        assert (check["status"], check["detail"]) == ("ok", detail), check

@@ -113,6 +113,8 @@ def length(step: int, options: dict[str, Any], images: int | None) -> list[Check
         out.append(Check("small_folder", "warn", {"images": images}, f"{images} images and no augmentation",
                          "add --diffaugment color,translation (the default preset has it)"))
     else:
-        out.append(Check("small_folder", "ok", {"images": images, "diffaugment": augment or None},
-                         f"{images} images" + (f", DiffAugment {augment}" if augment else "")))
+        share = options.get("augment_p", 1.0)  # absent from checkpoints written before --augment-p: every image
+        on = f", DiffAugment {augment}" + (f" on {share:.0%} of D's images" if share < 1 else "") if augment else ""
+        out.append(Check("small_folder", "ok", {"images": images, "diffaugment": augment or None,
+                                                "augment_p": share if augment else None}, f"{images} images{on}"))
     return out
