@@ -64,9 +64,10 @@ def test_the_default_augments_a_quarter_and_the_tutorial_nothing(image_dir: Path
         assert (options(tmp_path / preset)["diffaugment"], options(tmp_path / preset)["augment_p"]) == (policy, p)
 
 
+@pytest.mark.parametrize("flag", ["--augment-p", "--top-k"])  # the two options that take a share from above 0 to 1
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.5", "nan"])
-def test_a_bad_augment_p_is_one_line_and_exit_2(image_dir: Path, tmp_path: Path, value: str) -> None:
-    r = train(image_dir, tmp_path / "run", "--augment-p", value)
-    assert r.exit_code == 2 and "--augment-p" in r.stderr and "Traceback" not in r.stderr
+def test_a_bad_share_is_one_line_and_exit_2(image_dir: Path, tmp_path: Path, flag: str, value: str) -> None:
+    r = train(image_dir, tmp_path / "run", flag, value)
+    assert r.exit_code == 2 and flag in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0, r.stderr
     assert not (tmp_path / "run").exists()
