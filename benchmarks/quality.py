@@ -144,7 +144,8 @@ VARIANTS: dict[str, list[str]] = {
     "augment-p-0.25": ["--augment-p", "0.25"],
     "augment-p-0.25-seed-1": ["--augment-p", "0.25", "--seed", "1"],
     # from here the default has --augment-p 0.25 (so "default" and the single changes above run on it), and
-    # "augment-p-1" is the fourteenth round's default
+    # "augment-p-1" is the fourteenth round's default. Runs are cached by name: a work folder's twemoji-default and
+    # openmoji-default-r14 are that earlier default's, so pass a new --tag to train today's
     "augment-p-1": ["--augment-p", "1"],
 }
 

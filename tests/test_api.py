@@ -99,6 +99,8 @@ BAD_OPTIONS = [
     ("r1_target", 1.0, "below 1"),
     ("top_k", 0, "above 0"),
     ("top_k", 1.5, "at most 1"),
+    ("augment_p", 0, "above 0"),
+    ("augment_p", True, "a number"),
     ("resume", 1, "True or False"),
 ]
 

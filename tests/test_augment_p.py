@@ -64,6 +64,18 @@ def test_the_default_augments_a_quarter_and_the_tutorial_nothing(image_dir: Path
         assert (options(tmp_path / preset)["diffaugment"], options(tmp_path / preset)["augment_p"]) == (policy, p)
 
 
+def test_a_share_without_a_policy_is_refused_in_one_line(image_dir: Path, tmp_path: Path) -> None:
+    r = train(image_dir, tmp_path / "run", "--preset", "tutorial", "--augment-p", "0.5")
+    assert r.exit_code == 2 and "--augment-p needs a policy to apply: this recipe has no --diffaugment" in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and not (tmp_path / "run").exists(), r.stderr
+    r = train(image_dir, tmp_path / "off", "--diffaugment", "none", "--augment-p", "0.25")
+    assert r.exit_code == 2 and "--augment-p" in r.stderr, r.stderr
+    fine = (["--preset", "tutorial", "--augment-p", "1"],
+            ["--preset", "tutorial", "--diffaugment", "translation", "--augment-p", "0.5"])
+    for k, flags in enumerate(fine):  # 1 asks for nothing; a policy given with the share is what it is for
+        assert train(image_dir, tmp_path / f"ok{k}", "--max-steps", "1", *flags).exit_code == 0, flags
+
+
 @pytest.mark.parametrize("flag", ["--augment-p", "--top-k"])  # the two options that take a share from above 0 to 1
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.5", "nan"])
 def test_a_bad_share_is_one_line_and_exit_2(image_dir: Path, tmp_path: Path, flag: str, value: str) -> None:
@@ -71,3 +83,12 @@ def test_a_bad_share_is_one_line_and_exit_2(image_dir: Path, tmp_path: Path, fla
     assert r.exit_code == 2 and flag in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0, r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_from_python_the_share_is_an_option_and_is_recorded(image_dir: Path, tmp_path: Path) -> None:
+    import dcgan_cli as dcgan
+
+    opts = dcgan.TrainOptions(data=image_dir, out=tmp_path / "py", max_steps=2, image_size=16, ngf=8, ndf=8, nz=8,
+                              batch_size=4, workers=0, augment_p=0.5)
+    assert dcgan.train(opts)["event"] == "end"
+    assert options(tmp_path / "py")["augment_p"] == 0.5

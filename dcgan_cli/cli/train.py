@@ -102,8 +102,8 @@ def train(
                                             "color,translation,cutout, or none.  \\[default: the preset's: "
                                             "color,translation, tutorial none]", metavar="POLICY")] = None,
     augment_p: Annotated[float | None, _opt(RECIPE, "Apply --diffaugment to each image D sees with this probability, "
-                                            "above 0 and at most 1 (e.g. 0.5): D then also sees unaugmented images, "
-                                            "and can still tell a real layout from a tiled one.  \\[default: the "
+                                            "above 0 and at most 1 (e.g. 0.5), so that D also sees images as they are "
+                                            "(needs a policy).  \\[default: the "
                                             "preset's: 0.25, tutorial 1]", metavar="P")] = None,
     ema: Annotated[float | None, _opt(RECIPE, "Keep an exponential moving average of G's weights with this decay, "
                                       "from 0 (off) to below 1 (e.g. 0.999); `sample` then uses it.  \\[default: "

@@ -74,11 +74,12 @@ POLICIES: dict[str, tuple[Transform, ...]] = {
 class DiffAugment:
     """The policy's transforms in order, applied to each image with probability `p` (1: every image, the paper's).
 
-    Why a probability: with every image augmented, D only ever sees shifted, recoloured images, so it cannot tell
-    a real layout from a fake one that looks alike under every shift. On Twemoji, whose pictures fill the frame, G
-    then tiles one motif across the image (a lattice of white dots 8 px apart), and training without augmentation
-    scores better (benchmarks/RESULTS.md, fifteenth round). StyleGAN2-ADA's argument: augmentations applied with
-    p < 1 keep the unaugmented images in what D sees, so G cannot learn to make augmented-looking images either.
+    Why a probability: with every image augmented, G on Twemoji (pictures that fill the frame) tiled one motif
+    across each sample, a lattice of white dots 8 px apart, and training without augmentation scored better; with a
+    quarter of the images augmented it scored better still, and level on OpenMoji (benchmarks/RESULTS.md, fifteenth
+    round). The likely reason: D that only ever sees shifted, recoloured images never sees a real layout as it is.
+    StyleGAN2-ADA's argument for p < 1 is the same: the unaugmented images in what D sees keep G from learning to
+    make augmented-looking ones.
     """
 
     def __init__(self, policy: tuple[str, ...], generator: torch.Generator, p: float = 1.0) -> None:

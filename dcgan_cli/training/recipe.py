@@ -143,6 +143,10 @@ def resolve(opts: TrainOptions, stored_config: dict[str, Any] | None = None,
         recipe = {**preset.recipe_for(model.get("image_size", ModelChoice.image_size)),
                   **{k: _off(k, v) for k, v in recipe_req.items() if v is not None}}
         length = length_req if given_length else Length(**preset.length)
+        if recipe.get("diffaugment") is None and recipe_req["augment_p"] not in (None, 1.0):
+            # a share of nothing: refused rather than recorded and silently ignored
+            raise OptionError("augment_p", "needs a policy to apply: this recipe has no <diffaugment> (the "
+                              f"{preset.name} preset's is {preset.recipe.get('diffaugment') or 'none'})")
         return ModelChoice(**model), Recipe(**recipe, preset=preset.name), length
     stored = dict(stored_options or {})
     if "lr" in stored:  # written before D and G had a learning rate each
