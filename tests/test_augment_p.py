@@ -4,22 +4,14 @@ kept on resume, resumed bit-exactly with it on."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from dcgan_cli.cli.app import app
 from dcgan_cli.training.augment import DiffAugment
+from tests.test_top_k import options  # the run's options as `dcgan inspect --json` shows them
 from tests.test_training_options import same_state, train, whole_and_split
-
-runner = CliRunner()
-
-
-def options(run: Path) -> dict:
-    return json.loads(runner.invoke(app, ["inspect", str(run), "--json"]).stdout)["options"]
 
 
 def augmented(p: float, x: torch.Tensor) -> torch.Tensor:
