@@ -51,8 +51,9 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
         netg.load_state_dict(ckpt.generator)
         netd.load_state_dict(ckpt.discriminator or {})
         if ckpt.opt_g is not None and ckpt.opt_d is not None:  # None: imported weights, fresh Adam states
-            opt_g.load_state_dict(ckpt.opt_g)
-            opt_d.load_state_dict(ckpt.opt_d)
+            for opt, saved in ((opt_g, ckpt.opt_g), (opt_d, ckpt.opt_d)):
+                opt.load_state_dict(saved)
+                match_layouts(opt)
         if rng and ckpt.rng:  # empty: imported weights, the streams start from the recipe's seed
             noise.set_state(ckpt.rng["noise"])
             for name, gen in (streams or {}).items():
@@ -68,6 +69,19 @@ def restore(ckpt: Checkpoint, netg: torch.nn.Module, netd: torch.nn.Module, opt_
     if fixed is not None and (fixed.dim() != 4 or tuple(fixed.shape[1:]) != (ckpt.config["nz"], 1, 1)):
         raise CheckpointError(f"{path}: fixed_noise has shape {list(fixed.shape)}, expected [N, nz, 1, 1]")
     return fixed
+
+
+def match_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor its parameter's memory layout. A checkpoint stores them contiguous,
+    while the parameters may be channels-last; fused Adam pairs a parameter's elements with its moments' by memory
+    position, so mismatched strides would silently mix them up (the loop implementation indexes and does not care).
+    """
+    for group in opt.param_groups:
+        for param in group["params"]:
+            state = opt.state.get(param, {})
+            for name, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    state[name] = torch.empty_like(param).copy_(value)
 
 
 def restore_scalers(ckpt: Checkpoint, scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler]) -> bool:
