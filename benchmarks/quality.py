@@ -147,6 +147,8 @@ VARIANTS: dict[str, list[str]] = {
     # "augment-p-1" is the fourteenth round's default. Runs are cached by name: a work folder's twemoji-default and
     # openmoji-default-r14 are that earlier default's, so pass a new --tag to train today's
     "augment-p-1": ["--augment-p", "1"],
+    # sixteenth round (fused Adam from here): a smaller share still
+    "augment-p-0.125": ["--augment-p", "0.125"],
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import cast
+from typing import Any, cast
 
 import torch
 
@@ -48,13 +48,21 @@ class TrainingState:
         return self.ema if self.ema is not None else cast(Generator, self.raw.netg)  # raw.netg: build_models' G
 
 
-def adam(net: torch.nn.Module, lr: float, recipe: Recipe, device: torch.device) -> torch.optim.Adam:
-    """The recipe's Adam, as one fused kernel where torch has one: on a CPU the per-tensor loop costs 8 ms a step of
-    the default preset at 64x64 (about 6% of it), the fused step 1 ms. Same update, rounded differently. The choice
-    is saved with the optimizer's state and a resume keeps what the checkpoint says, so a run started before this
-    resumes as it began, bit for bit."""
-    return torch.optim.Adam(net.parameters(), lr, betas=(recipe.beta1, recipe.beta2),
-                            fused=True if device.type in ("cpu", "cuda") else None)
+def adam(net: torch.nn.Module, lr: float, recipe: Recipe, device: torch.device,
+         saved: dict[str, Any] | None = None) -> torch.optim.Adam:
+    """The recipe's Adam, as one fused kernel on a CPU or a GPU: on 2 CPU cores the per-tensor loop's G and D steps
+    take 4-9 ms of each default-preset step at 64x64, the fused ones 1-2 ms (benchmarks/fused_adam.py). Same
+    update, rounded differently.
+
+    `saved`, a resumed run's optimizer state, decides instead: a run keeps the kernel it began with, so one begun
+    before the fused default resumes bit for bit. load_state_dict alone would switch the kernel but not what Adam's
+    constructor derives from it (whether GradScaler hands the step its scale), so the choice is made here."""
+    if saved is not None:
+        groups = saved.get("param_groups") or [{}]
+        fused = bool(isinstance(groups[0], dict) and groups[0].get("fused"))
+    else:
+        fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(net.parameters(), lr, betas=(recipe.beta1, recipe.beta2), fused=fused or None)
 
 
 def start_step(resumed: checkpoint.Checkpoint | None) -> int:
@@ -76,7 +84,9 @@ def build_state(config: DCGANConfig, recipe: Recipe, opts: TrainOptions, env: Di
     # Module.to's stub has no (device, memory_format=...) overload, though Module.to accepts that call
     netg.to(device, memory_format=fmt)  # type: ignore[call-overload]
     netd.to(device, memory_format=fmt)  # type: ignore[call-overload]
-    raw = GanModules(netg, netd, adam(netg, recipe.lr_g, recipe, device), adam(netd, recipe.lr_d, recipe, device))
+    saved_g, saved_d = (resumed.opt_g, resumed.opt_d) if resumed is not None else (None, None)
+    raw = GanModules(netg, netd, adam(netg, recipe.lr_g, recipe, device, saved_g),
+                     adam(netd, recipe.lr_d, recipe, device, saved_d))
     ema = copy.deepcopy(netg).requires_grad_(False) if recipe.ema is not None else None
     # rank 0's streams are checkpointed; other ranks start their own from (seed, rank, step), as for the noise
     rank = f":{env.rank}:{start_step(resumed)}" if env.rank else ""
