@@ -8,18 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from dcgan_cli import checkpoint
 from dcgan_cli.checkpoint.state import match_layouts
-from dcgan_cli.cli.app import app
-from tests.conftest import TINY, same, state_tensors
-
-runner = CliRunner()
-
-
-def train(data: Path, out: Path, *extra: str):
-    return runner.invoke(app, ["train", str(data), "--out", str(out), *TINY, *extra])
+from tests.conftest import same, state_tensors
+from tests.test_training_options import train
 
 
 def adam_groups(path: Path) -> list[dict]:
