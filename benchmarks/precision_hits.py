@@ -16,19 +16,16 @@ that hold most samples and one of 16 of the counted samples, per checkpoint.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import torch
+from precision_reference import N, real_sets  # a sibling script: Python puts this folder on the path
 from torchvision.utils import save_image
 
-from dcgan_cli.data.dataset import load_images
 from dcgan_cli.io.images import to_uint8
 from dcgan_cli.metrics import backbones
 from dcgan_cli.metrics.distances import NEAREST_K, _kth_neighbour_radius
 from dcgan_cli.sampling.generator import load_generator
-
-N = 1000
 
 
 def main() -> None:
@@ -38,13 +35,7 @@ def main() -> None:
     ap.add_argument("--images", dest="out", type=Path, help="write the strips of images here")
     ap.add_argument("--size", type=int, default=64)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        data = load_images(args.images, args.size, None, workers=2, cache_dir=None, scratch_dir=Path(scratch),
-                           max_pixels=64_000_000)
-        images = torch.as_tensor(data.images[:]).clone()
-        data.close()
-    order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))
-    reals = images[order[:N]]
+    reals, _ = real_sets(args.images, args.size)
     backbone = backbones.load("efficientnet-lite0")
     real_feats = backbone(reals).double()  # as precision_recall_density_coverage computes
     radius = _kth_neighbour_radius(real_feats, NEAREST_K)

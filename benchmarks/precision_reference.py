@@ -46,21 +46,26 @@ def median3(x: torch.Tensor) -> torch.Tensor:
     return patches.reshape(*x.shape, 9).median(-1).values
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("images", type=Path)
-    ap.add_argument("checkpoints", type=Path, nargs="*")
-    ap.add_argument("--size", type=int, default=64)
-    args = ap.parse_args()
+def real_sets(folder: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """N real images (uint8) to score against, and N others, drawn with seed 0 from the folder's images."""
     with tempfile.TemporaryDirectory() as scratch:
-        data = load_images(args.images, args.size, None, workers=2, cache_dir=None, scratch_dir=Path(scratch),
+        data = load_images(folder, size, None, workers=2, cache_dir=None, scratch_dir=Path(scratch),
                            max_pixels=64_000_000)
         images = torch.as_tensor(data.images[:]).clone()
         data.close()
     if images.shape[0] < 2 * N:
         raise SystemExit(f"need at least {2 * N} images, found {images.shape[0]}")
     order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))
-    reference, other = images[order[:N]], images[order[N:2 * N]]
+    return images[order[:N]], images[order[N:2 * N]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("images", type=Path)
+    ap.add_argument("checkpoints", type=Path, nargs="*")
+    ap.add_argument("--size", type=int, default=64)
+    args = ap.parse_args()
+    reference, other = real_sets(args.images, args.size)
     backbone = backbones.load("efficientnet-lite0")
     ref = backbone(reference)
     print("| images scored against 1,000 real ones | FD ↓ | precision ↑ | recall ↑ | density | coverage |")

@@ -18,7 +18,7 @@ import argparse
 from collections import defaultdict
 
 import torch
-from fused_adam import BATCH, side  # the sibling script's step: `python benchmarks/step_profile.py` finds it
+from fused_adam import BATCH, side  # a sibling script: Python puts this folder on the path
 from torch.profiler import ProfilerActivity, profile
 
 from dcgan_cli.training.step import R1_EVERY, train_step, update_ema
