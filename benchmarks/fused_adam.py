@@ -37,6 +37,13 @@ def side(fused: bool | None) -> tuple[GanModules, torch.nn.Module]:
     return m, copy.deepcopy(netg).requires_grad_(False)
 
 
+def default_step(m: GanModules, ema: torch.nn.Module, real: torch.Tensor, noise: torch.Generator, step: int) -> None:
+    """Training step `step` as the default preset runs it: R1 every R1_EVERY steps, G from the better half, EMA."""
+    z = torch.randn(BATCH, 100, 1, 1, generator=noise)
+    train_step(m, real, z, r1=1.0 if step % R1_EVERY == 0 else 0.0, top_k=BATCH // 2)
+    update_ema(ema, m.netg, 0.99, step)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blocks", type=int, default=10, help="blocks of 25 steps per side, the first one a warm-up")
@@ -50,9 +57,7 @@ def main() -> None:
         for name, (m, ema) in sides.items():
             start = time.perf_counter()
             for _ in range(STEPS_PER_BLOCK):
-                z = torch.randn(BATCH, 100, 1, 1, generator=noise)
-                train_step(m, real, z, r1=1.0 if step % R1_EVERY == 0 else 0.0, top_k=BATCH // 2)
-                update_ema(ema, m.netg, 0.99, step)
+                default_step(m, ema, real, noise, step)
                 step += 1
             if block:
                 rates[name].append(STEPS_PER_BLOCK * BATCH / (time.perf_counter() - start))

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from precision_reference import N, real_sets  # a sibling script: Python puts this folder on the path
+from precision_reference import generate, real_sets  # a sibling script: Python puts this folder on the path
 from torchvision.utils import save_image
 
 from dcgan_cli.io.images import to_uint8
@@ -44,9 +44,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for path in args.checkpoints:
         netg, config, _ = load_generator(path)
-        z = torch.randn(N, config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            fakes = torch.cat([netg(z[i:i + 100]) for i in range(0, N, 100)])
+        fakes = generate(netg, config.nz)
         held = torch.cdist(backbone(to_uint8(fakes)).double(), real_feats) <= radius[None]  # (sample, real)
         counted = held.any(dim=1)
         per_real = held.sum(dim=0)

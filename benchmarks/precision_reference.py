@@ -59,6 +59,13 @@ def real_sets(folder: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images[order[:N]], images[order[N:2 * N]]
 
 
+def generate(netg: torch.nn.Module, nz: int, psi: float = 1.0) -> torch.Tensor:
+    """N samples in [-1, 1] from latents of seed 0, scaled by `psi` (the truncation trick; 1: none)."""
+    z = torch.randn(N, nz, 1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return torch.cat([netg(psi * z[i:i + 100]) for i in range(0, N, 100)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("images", type=Path)
@@ -86,11 +93,9 @@ def main() -> None:
     row("real, shrunk to half size and back", to_uint8(half_size(x)))
     for path in args.checkpoints:
         netg, config, _ = load_generator(path)
-        z = torch.randn(N, config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
 
         def samples(psi: float = 1.0, post: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
-            with torch.no_grad():
-                return to_uint8(post(torch.cat([netg(psi * z[i:i + 100]) for i in range(0, N, 100)])))
+            return to_uint8(post(generate(netg, config.nz, psi)))
 
         row(f"`{path.name}` samples", samples())
         for psi in (0.8, 0.6):

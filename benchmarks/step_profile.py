@@ -18,10 +18,8 @@ import argparse
 from collections import defaultdict
 
 import torch
-from fused_adam import BATCH, side  # a sibling script: Python puts this folder on the path
+from fused_adam import BATCH, default_step, side  # a sibling script: Python puts this folder on the path
 from torch.profiler import ProfilerActivity, profile
-
-from dcgan_cli.training.step import R1_EVERY, train_step, update_ema
 
 # the ops that do a convolution's arithmetic themselves: the backward, oneDNN's forward, and aten::_convolution,
 # which computes a transposed convolution itself but hands a plain one to mkldnn_convolution
@@ -68,15 +66,11 @@ def main() -> None:
     real = torch.rand(BATCH, 3, 64, 64).mul(2).sub(1).contiguous(memory_format=torch.channels_last)
     noise = torch.Generator().manual_seed(0)
 
-    def steps(first: int, n: int) -> None:
-        for step in range(first, first + n):
-            z = torch.randn(BATCH, 100, 1, 1, generator=noise)
-            train_step(m, real, z, r1=1.0 if step % R1_EVERY == 0 else 0.0, top_k=BATCH // 2)
-            update_ema(ema, m.netg, 0.99, step)
-
-    steps(0, 20)  # warm-up: oneDNN picks and caches its kernels on the first calls
+    for step in range(20):  # warm-up: oneDNN picks and caches its kernels on the first calls
+        default_step(m, ema, real, noise, step)
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        steps(20, a.steps)
+        for step in range(20, 20 + a.steps):
+            default_step(m, ema, real, noise, step)
     rows = [e for e in prof.key_averages(group_by_input_shape=True) if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in rows)
     print(f"{a.steps} steps, {total / 1000 / a.steps:.1f} ms of op time per step\n")
